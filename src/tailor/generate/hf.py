@@ -1,0 +1,205 @@
+"""Local Hugging Face causal LMs (optionally with a PEFT LoRA adapter) as generators."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Generator as PyGenerator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
+
+from tailor.generate.base import (
+    DEFAULT_CONFIG,
+    Generation,
+    GenerationConfig,
+    GeneratorError,
+    Message,
+    StopFilter,
+    cut_at_stop,
+)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _pick_device(device: str | None) -> str:
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _pick_dtype(dtype: str | None, device: str) -> torch.dtype:
+    if dtype is not None:
+        value = getattr(torch, dtype, None)
+        if not isinstance(value, torch.dtype):
+            raise GeneratorError(f"unknown dtype {dtype!r}; use e.g. 'float32', 'bfloat16', 'float16'")
+        return value
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def plain_prompt(messages: list[Message]) -> str:
+    """Prompt for tokenizers without a chat template: "Role: content" blocks, then "Assistant:"."""
+    turns = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+    return "\n\n".join([*turns, "Assistant:"])
+
+
+class _Cancelled(StoppingCriteria):
+    """Stops generation once the consumer of a stream goes away."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
+        return torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
+
+
+@dataclass
+class _Loaded:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    eos_ids: frozenset[int]
+    pad_id: int | None
+
+
+class HFGenerator:
+    """A causal LM loaded with transformers from a hub id or a local directory, loaded on first use."""
+
+    def __init__(
+        self, model: str, adapter: str | None = None, device: str | None = None, dtype: str | None = None
+    ) -> None:
+        self.model_id = model
+        self.adapter = adapter
+        self.device = _pick_device(device)
+        self.dtype = _pick_dtype(dtype, self.device)
+        self.name = f"hf:{model}" + (f"+adapter:{adapter}" if adapter else "")
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> _Loaded:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load_now()
+            return self._loaded
+
+    def _load_now(self) -> _Loaded:
+        local = {"local_files_only": True} if _offline() else {}
+        for kind, ref in (("model", self.model_id), ("adapter", self.adapter)):
+            if ref and ref.startswith((".", "/", "~")) and not Path(ref).expanduser().exists():
+                raise GeneratorError(f"{kind} path does not exist: {ref}")
+        try:
+            model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.dtype, **local)
+            tokenizer = AutoTokenizer.from_pretrained(self.model_id, **local)
+        except (OSError, ValueError) as exc:
+            raise GeneratorError(f"cannot load model {self.model_id!r} as a causal LM: {exc}") from exc
+        if self.adapter:
+            from peft import PeftModel
+
+            try:
+                model = PeftModel.from_pretrained(model, self.adapter, **local)
+            except (OSError, ValueError) as exc:
+                raise GeneratorError(
+                    f"cannot load adapter {self.adapter!r} onto {self.model_id!r}: {exc}"
+                ) from exc
+        model.to(self.device).eval()
+        eos = model.generation_config.eos_token_id
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        eos_ids = frozenset([eos] if isinstance(eos, int) else eos or [])
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids, default=None)
+        return _Loaded(model, tokenizer, eos_ids, pad_id)
+
+    def build_prompt(self, messages: list[Message]) -> str:
+        """Render messages with the tokenizer's chat template, or the plain format without one."""
+        tokenizer = self._load().tokenizer
+        if tokenizer.chat_template:
+            return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return plain_prompt(messages)
+
+    def _generate_kwargs(self, messages: list[Message], config: GenerationConfig) -> dict[str, Any]:
+        loaded = self._load()
+        tokenizer = loaded.tokenizer
+        inputs = tokenizer(
+            self.build_prompt(messages),
+            add_special_tokens=not tokenizer.chat_template,
+            return_tensors="pt",
+        ).to(self.device)
+        kwargs: dict[str, Any] = {
+            **inputs,
+            "max_new_tokens": config.max_new_tokens,
+            "pad_token_id": loaded.pad_id,
+            "tokenizer": tokenizer,
+        }
+        if config.stop:
+            kwargs["stop_strings"] = [s for s in config.stop if s]
+        if config.temperature > 0:
+            if config.seed is not None:
+                torch.manual_seed(config.seed)
+            kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p, top_k=None)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def _finish(self, output: torch.Tensor, n_in: int, config: GenerationConfig) -> Generation:
+        loaded = self._load()
+        new_ids = output[0, n_in:].tolist()
+        text, hit_stop = cut_at_stop(loaded.tokenizer.decode(new_ids, skip_special_tokens=True), config.stop)
+        ended = hit_stop or bool(new_ids and new_ids[-1] in loaded.eos_ids)
+        finish = "length" if len(new_ids) >= config.max_new_tokens and not ended else "stop"
+        return Generation(text=text, tokens_in=n_in, tokens_out=len(new_ids), finish_reason=finish)
+
+    def generate(self, messages: list[Message], config: GenerationConfig = DEFAULT_CONFIG) -> Generation:
+        """Complete the conversation in one go."""
+        kwargs = self._generate_kwargs(messages, config)
+        output = self._load().model.generate(**kwargs)
+        return self._finish(output, kwargs["input_ids"].shape[1], config)
+
+    def stream(
+        self, messages: list[Message], config: GenerationConfig = DEFAULT_CONFIG
+    ) -> PyGenerator[str, None, Generation]:
+        """Yield text pieces as they are decoded; the generator returns the final Generation."""
+        kwargs = self._generate_kwargs(messages, config)
+        streamer = TextIteratorStreamer(kwargs["tokenizer"], skip_prompt=True, skip_special_tokens=True)
+        cancel = threading.Event()
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["output"] = self._load().model.generate(
+                    **kwargs, streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)])
+                )
+            except Exception as exc:  # surfaced in the consumer's thread below
+                result["error"] = exc
+                streamer.end()
+
+        thread = threading.Thread(target=run, name=f"stream {self.name}", daemon=True)
+        thread.start()
+        stop = StopFilter(config.stop)
+        try:
+            for piece in streamer:
+                if text := stop.feed(piece):
+                    yield text
+            if text := stop.flush():
+                yield text
+        finally:
+            cancel.set()
+            thread.join()
+        if error := result.get("error"):
+            raise GeneratorError(f"generation with {self.name} failed: {error}") from error
+        return self._finish(result["output"], kwargs["input_ids"].shape[1], config)

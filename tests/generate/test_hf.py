@@ -1,0 +1,142 @@
+"""HFGenerator against a tiny random-init Llama built on the fly."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from transformers import CLIPVisionConfig
+
+from tailor.generate.base import GenerationConfig, GeneratorError, StopFilter
+from tailor.generate.hf import HFGenerator, plain_prompt
+from tailor.generate.registry import make_generator
+
+MESSAGES = [
+    {"role": "system", "content": "Answer briefly."},
+    {"role": "user", "content": "What does the retriever do?"},
+]
+
+
+def test_prompt_uses_chat_template(tiny_generator: HFGenerator) -> None:
+    prompt = tiny_generator.build_prompt(MESSAGES)
+    assert prompt == "<s><|system|>\nAnswer briefly.\n<|user|>\nWhat does the retriever do?\n<|assistant|>\n"
+    tokenizer = tiny_generator._load().tokenizer
+    expected_in = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert tiny_generator.generate(MESSAGES, GenerationConfig(max_new_tokens=2)).tokens_in == expected_in
+
+
+def test_plain_prompt_without_chat_template(tiny_llm_dir: Path, tmp_path: Path) -> None:
+    model_dir = Path(shutil.copytree(tiny_llm_dir, tmp_path / "no-template"))
+    (model_dir / "chat_template.jinja").unlink()
+    generator = HFGenerator(str(model_dir))
+    assert generator.build_prompt(MESSAGES) == plain_prompt(MESSAGES)
+    assert plain_prompt(MESSAGES).endswith("User: What does the retriever do?\n\nAssistant:")
+    assert generator.generate(MESSAGES, GenerationConfig(max_new_tokens=3)).tokens_out == 3
+
+
+def test_max_new_tokens_gives_length(tiny_generator: HFGenerator) -> None:
+    result = tiny_generator.generate(MESSAGES, GenerationConfig(max_new_tokens=7))
+    assert result.tokens_out == 7
+    assert result.finish_reason == "length"
+    assert result.text
+
+
+def test_stop_string_truncates(tiny_generator: HFGenerator) -> None:
+    full = tiny_generator.generate(MESSAGES, GenerationConfig(max_new_tokens=24)).text
+    stop = full[8:11]
+    assert stop.strip(), full
+    config = GenerationConfig(max_new_tokens=24, stop=(stop, "never appears"))
+    result = tiny_generator.generate(MESSAGES, config)
+    assert result.text == full[: full.index(stop)]
+    assert result.finish_reason == "stop"
+    assert result.tokens_out < 24
+    assert "".join(tiny_generator.stream(MESSAGES, config)) == result.text
+
+
+def test_eos_stops_generation(eos_llm_dir: Path) -> None:
+    result = HFGenerator(str(eos_llm_dir)).generate(MESSAGES, GenerationConfig(max_new_tokens=10))
+    assert (result.text, result.tokens_out, result.finish_reason) == ("", 1, "stop")
+
+
+def test_stream_matches_generate(tiny_generator: HFGenerator) -> None:
+    config = GenerationConfig(max_new_tokens=24)
+    pieces = tiny_generator.stream(MESSAGES, config)
+    received = []
+    with pytest.raises(StopIteration) as done:
+        while True:
+            received.append(next(pieces))
+    expected = tiny_generator.generate(MESSAGES, config)
+    assert len(received) > 1
+    assert "".join(received) == expected.text
+    assert done.value.value == expected
+
+
+def test_abandoned_stream_stops_generation(tiny_generator: HFGenerator) -> None:
+    pieces = tiny_generator.stream(MESSAGES, GenerationConfig(max_new_tokens=400))
+    next(pieces)
+    started = time.monotonic()
+    pieces.close()
+    assert time.monotonic() - started < 1.0
+
+
+def test_seeded_sampling_is_reproducible(tiny_generator: HFGenerator) -> None:
+    texts = [
+        tiny_generator.generate(
+            MESSAGES, GenerationConfig(max_new_tokens=12, temperature=1.0, seed=seed)
+        ).text
+        for seed in (1, 1, 2)
+    ]
+    assert texts[0] == texts[1]
+    assert texts[0] != texts[2]
+
+
+def test_adapter_changes_output(
+    tiny_generator: HFGenerator, tiny_llm_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    adapted = make_generator(f"hf:{tiny_llm_dir}", adapter=str(tiny_adapter_dir))
+    assert isinstance(adapted, HFGenerator)
+    assert adapted.name == f"hf:{tiny_llm_dir}+adapter:{tiny_adapter_dir}"
+    config = GenerationConfig(max_new_tokens=12)
+    assert adapted.generate(MESSAGES, config).text != tiny_generator.generate(MESSAGES, config).text
+
+
+def test_missing_model_path(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(GeneratorError, match="no-such-model"):
+        HFGenerator(str(missing)).generate(MESSAGES)
+
+
+def test_not_a_causal_lm(tmp_path: Path) -> None:
+    CLIPVisionConfig(
+        hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
+    ).save_pretrained(tmp_path)
+    with pytest.raises(GeneratorError, match="causal LM") as error:
+        HFGenerator(str(tmp_path)).generate(MESSAGES)
+    assert str(tmp_path) in str(error.value)
+
+
+def test_missing_adapter(tiny_llm_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(GeneratorError, match="adapter"):
+        HFGenerator(str(tiny_llm_dir), adapter=str(tmp_path / "no-adapter")).generate(MESSAGES)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "stop", "emitted"),
+    [
+        (["Hello wo", "rld. Bye"], ("world",), "Hello "),
+        (["ab", "c", "d"], ("cx",), "abcd"),
+        (["one ", "two"], (), "one two"),
+        (["x<", "/", "s> tail"], ("</s>", "zz"), "x"),
+    ],
+)
+def test_stop_filter_across_pieces(pieces: list[str], stop: tuple[str, ...], emitted: str) -> None:
+    fil = StopFilter(stop)
+    out = "".join(fil.feed(p) for p in pieces) + fil.flush()
+    assert out == emitted
+
+
+def test_unknown_spec() -> None:
+    with pytest.raises(GeneratorError, match="hf:"):
+        make_generator("llama:foo")

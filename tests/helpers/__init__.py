@@ -1,0 +1,1 @@
+"""Test helpers that build tiny artefacts (models, servers) locally, without downloads."""
