@@ -1,4 +1,4 @@
-"""Records that cross stage boundaries: documents -> chunks -> hits.
+"""Records that cross stage boundaries: documents -> chunks -> hits -> answers with citations.
 
 They are plain dataclasses so that every stage can build and read them without
 importing the stage that produced them.
@@ -111,4 +111,64 @@ class SearchResult:
             "query": self.query,
             "hits": [h.to_dict() for h in self.hits],
             "timings_ms": self.timings_ms,
+        }
+
+
+@dataclass
+class Citation:
+    """Where a claim of an answer came from: a numbered context block, narrowed to one passage.
+
+    `start`/`end` are character offsets in the document text; `quote` is that exact passage.
+    `sentence` is the index of the answer sentence carrying the marker; `support` scores how well
+    the quote backs that sentence (1.0 for a verbatim extract).
+    """
+
+    marker: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+    quote: str
+    page: int | None = None
+    sentence: int = 0
+    support: float = 1.0
+    supported: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """A question's answer with its citations, or an abstention; tokens and per-stage timings (ms)."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    hits: list[Hit] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    strategy: str = ""
+    generator: str = ""
+    dropped_markers: list[int] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "text": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "dropped_markers": self.dropped_markers,
+            "unsupported": self.unsupported,
+            "hits": [h.to_dict() for h in self.hits],
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "timings_ms": self.timings_ms,
+            "strategy": self.strategy,
+            "generator": self.generator,
         }

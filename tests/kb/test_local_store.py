@@ -107,3 +107,35 @@ def test_list_documents_respects_groups(store):
     assert [d.id for d in store.list_documents(SearchFilter(("hr",)))] == ["b", "c"]
     assert [d.id for d in store.list_documents(SearchFilter(("public",)))] == ["a"]
     assert store.get_document("b").n_chunks == 2
+
+
+def test_ivf_index_above_the_threshold_filters_inside_the_search(tmp_path):
+    import json
+
+    rng = np.random.default_rng(7)
+    store = LocalStore(tmp_path / "ivf")
+    store.set_meta("dim", str(DIM))
+    store.set_meta("index_config", json.dumps({"ann_min_chunks": 100, "ann_nprobe": 64}))
+    writes = []
+    for i in range(60):
+        w = write(f"d{i:02d}", ("hr",) if i % 3 == 0 else ("public",), n=4, seed=i)
+        writes.append(w)
+    store.commit(writes, [])
+    index = store.refresh()
+    assert index.ann is not None and index.ann_settings.exact_below_visible > 0
+    # Make every caller go through IVF, then compare with the exact scan.
+    from dataclasses import replace
+
+    index.ann_settings = replace(index.ann_settings, exact_below_visible=0)
+    for _ in range(5):
+        query = rng.normal(size=DIM).astype(np.float32)
+        query /= np.linalg.norm(query)
+        found = index.dense(query, 5, SearchFilter(("hr",)))
+        exact = index._top_k(index.vectors @ query, 5, index.mask(SearchFilter(("hr",))))
+        assert [m.chunk_id for m in found] == [m.chunk_id for m in exact]
+        assert all(int(m.chunk_id[1:3]) % 3 == 0 for m in found)
+    # The IVF index is cached with the rest and reloaded.
+    reopened = LocalStore(tmp_path / "ivf")
+    assert reopened.refresh().ann is not None
+    reopened.close()
+    store.close()

@@ -1,8 +1,9 @@
 """In-memory search structures for one committed version of a local knowledge base.
 
-Dense search is exact (one matrix-vector product) and BM25 runs on bm25s; both apply the
-caller's filter as a mask before the top-k is taken, so a restricted caller still gets k hits
-when k visible chunks exist, and nothing outside its groups ever enters the ranking.
+Dense search is exact (one matrix-vector product) below `AnnSettings.min_chunks` and uses a
+faiss IVF index above it; BM25 runs on bm25s. Every search applies the caller's filter inside
+the search (a mask before the top-k, or a faiss ID selector), so a restricted caller still gets
+k hits when k visible chunks exist, and nothing outside its groups ever enters the ranking.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import bm25s
+import faiss
 import numpy as np
 import Stemmer
 
@@ -26,6 +28,20 @@ _STEMMER = Stemmer.Stemmer("english")
 
 def bm25_tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+
+
+@dataclass(frozen=True)
+class AnnSettings:
+    min_chunks: int = 200_000  # below this, exact search is fast enough (about 7 ms at 100k x 384)
+    nprobe: int = 32  # IVF lists scanned per query: higher is more exact and slower
+    exact_below_visible: int = 50_000  # a caller who sees fewer chunks than this is searched exactly
+
+
+@dataclass(frozen=True)
+class _Visibility:
+    mask: np.ndarray
+    count: int
+    selector_bits: np.ndarray  # the mask packed for faiss.IDSelectorBitmap
 
 
 @dataclass
@@ -46,8 +62,12 @@ class LocalIndex:
         doc_pos: np.ndarray,
         documents: list[IndexedDocument],
         bm25: bm25s.BM25 | None,
+        ann: faiss.Index | None = None,
+        ann_settings: AnnSettings = AnnSettings(),
     ):
         self.version = version
+        self.ann = ann
+        self.ann_settings = ann_settings
         self.chunk_ids = chunk_ids
         self.vectors = vectors
         self.doc_pos = doc_pos
@@ -69,22 +89,28 @@ class LocalIndex:
         vectors: np.ndarray,
         doc_pos: np.ndarray,
         documents: list[IndexedDocument],
+        ann_settings: AnnSettings = AnnSettings(),
     ) -> LocalIndex:
         bm25 = None
         if chunk_ids:
             bm25 = bm25s.BM25()
             bm25.index(bm25_tokenize(index_texts), show_progress=False)
-        return cls(version, chunk_ids, vectors, doc_pos, documents, bm25)
+        ann = _build_ivf(vectors) if len(chunk_ids) >= ann_settings.min_chunks else None
+        return cls(version, chunk_ids, vectors, doc_pos, documents, bm25, ann, ann_settings)
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
 
-    def mask(self, search_filter: SearchFilter) -> np.ndarray | None:
-        """Boolean mask of visible chunks, or None when every chunk is visible."""
+    def visibility(self, search_filter: SearchFilter) -> _Visibility | None:
+        """Which chunks the filter lets through, or None when every chunk is visible."""
         key = (search_filter.groups, json.dumps(search_filter.metadata, sort_keys=True, default=str))
         return self._mask(key)
 
-    def _compute_mask(self, key: tuple[tuple[str, ...] | None, str]) -> np.ndarray | None:
+    def mask(self, search_filter: SearchFilter) -> np.ndarray | None:
+        visibility = self.visibility(search_filter)
+        return None if visibility is None else visibility.mask
+
+    def _compute_mask(self, key: tuple[tuple[str, ...] | None, str]) -> _Visibility | None:
         groups, metadata_json = key
         metadata = json.loads(metadata_json)
         if groups is None and not metadata:
@@ -95,13 +121,29 @@ class LocalIndex:
             visible &= self.doc_groups[:, columns].any(axis=1)
         for field_name, wanted in metadata.items():
             visible &= np.array([d.metadata.get(field_name) == wanted for d in self.documents], dtype=bool)
-        return visible[self.doc_pos]
+        mask = visible[self.doc_pos]
+        return _Visibility(mask, int(mask.sum()), np.packbits(mask, bitorder="little"))
 
     def dense(self, vector: np.ndarray, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
         if not len(self):
             return []
-        scores = self.vectors @ vector.astype(np.float32, copy=False)
-        return self._top_k(scores, k, self.mask(search_filter))
+        vector = np.ascontiguousarray(vector, dtype=np.float32)
+        visibility = self.visibility(search_filter)
+        visible = len(self) if visibility is None else visibility.count
+        if self.ann is not None and visible >= self.ann_settings.exact_below_visible:
+            matches = self._ann_search(vector, k, visibility)
+            if len(matches) >= min(k, visible):
+                return matches
+        scores = self.vectors @ vector
+        return self._top_k(scores, k, None if visibility is None else visibility.mask)
+
+    def _ann_search(self, vector: np.ndarray, k: int, visibility: _Visibility | None) -> list[ChunkMatch]:
+        selector = None
+        if visibility is not None:
+            selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(visibility.selector_bits))
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=self.ann_settings.nprobe)
+        scores, positions = self.ann.search(vector[None, :], k, params=params)
+        return [ChunkMatch(self.chunk_ids[p], float(s)) for p, s in zip(positions[0], scores[0], strict=True) if p >= 0]
 
     def text(self, query: str, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
         if self.bm25 is None:
@@ -141,15 +183,18 @@ class LocalIndex:
         (tmp / "index.json").write_text(json.dumps(meta))
         if self.bm25 is not None:
             self.bm25.save(str(tmp / "bm25"))
+        if self.ann is not None:
+            faiss.write_index(self.ann, str(tmp / "ivf.faiss"))
         _fsync_tree(tmp)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
 
     @classmethod
-    def load(cls, folder: Path) -> LocalIndex:
+    def load(cls, folder: Path, ann_settings: AnnSettings = AnnSettings()) -> LocalIndex:
         meta = json.loads((folder / "index.json").read_text())
         documents = [IndexedDocument(i, tuple(g), m) for i, g, m in meta["documents"]]
         bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None
+        ann = faiss.read_index(str(folder / "ivf.faiss")) if (folder / "ivf.faiss").exists() else None
         return cls(
             meta["version"],
             meta["chunk_ids"],
@@ -157,7 +202,20 @@ class LocalIndex:
             np.load(folder / "doc_pos.npy"),
             documents,
             bm25,
+            ann,
+            ann_settings,
         )
+
+
+def _build_ivf(vectors: np.ndarray) -> faiss.Index:
+    """IVF-Flat over inner product with about 4 * sqrt(n) lists, trained on a seeded sample."""
+    n, dim = vectors.shape
+    n_lists = int(4 * np.sqrt(n))
+    sample = np.random.default_rng(0).choice(n, size=min(n, 40 * n_lists), replace=False)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, n_lists, faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+    index.add(np.ascontiguousarray(vectors))
+    return index
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tailor.kb.local_index import IndexedDocument, LocalIndex
+from tailor.kb.local_index import AnnSettings, IndexedDocument, LocalIndex
 from tailor.kb.store import ChunkMatch, DocumentWrite, SearchFilter, StoredDocument, VersionInfo
 from tailor.records import Chunk
 
@@ -149,12 +149,20 @@ class LocalStore:
             if self._index is not None and self._index.version == version:
                 return self._index
             cached = self.folder / "index" / "current"
-            index = _load_cached(cached)
+            index = _load_cached(cached, self._ann_settings())
             if index is None or index.version != version:
                 index = self._build_index()
                 index.save(cached)
             self._index = index
             return index
+
+    def _ann_settings(self) -> AnnSettings:
+        config = json.loads(self.get_meta("index_config") or "{}")
+        defaults = AnnSettings()
+        return AnnSettings(
+            min_chunks=config.get("ann_min_chunks", defaults.min_chunks),
+            nprobe=config.get("ann_nprobe", defaults.nprobe),
+        )
 
     def _build_index(self) -> LocalIndex:
         cur = self._db.cursor()
@@ -176,6 +184,7 @@ class LocalStore:
             vectors,
             np.array([position[r[1]] for r in rows], dtype=np.int32),
             documents,
+            self._ann_settings(),
         )
 
     def dense_search(self, vector: np.ndarray, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
@@ -210,10 +219,10 @@ class LocalStore:
         self._db.close()
 
 
-def _load_cached(folder: Path) -> LocalIndex | None:
+def _load_cached(folder: Path, ann_settings: AnnSettings) -> LocalIndex | None:
     """The cached index, or None when absent or unreadable (it is derived data: rebuild it)."""
     try:
-        return LocalIndex.load(folder) if (folder / "index.json").exists() else None
+        return LocalIndex.load(folder, ann_settings) if (folder / "index.json").exists() else None
     except (OSError, ValueError, KeyError):
         return None
 

@@ -1,62 +1,28 @@
-"""The `tailor` command line: a thin layer over the Python API."""
+"""Knowledge-base commands: ingest, search, kb stats|ls|rm|versions, eval retrieval."""
 
 from __future__ import annotations
 
-import json
-import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import typer
+from rich.table import Table
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
-from rich.table import Table  # noqa: E402
+from tailor.cli._common import (
+    EXIT_PARTIAL,
+    ConfigOption,
+    JsonOption,
+    KbOption,
+    console,
+    err_console,
+    open_kb,
+    print_json,
+    progress,
+)
 
-from tailor.kb.config import KBConfig  # noqa: E402
-from tailor.kb.knowledge_base import KnowledgeBase  # noqa: E402
-
-EXIT_PARTIAL = 3  # the run finished, but some inputs were rejected (listed in the output)
-
-app = typer.Typer(no_args_is_help=True, help="Adapt a language model to your data by RAG, LoRA or both.")
+app = typer.Typer()
 kb_app = typer.Typer(no_args_is_help=True, help="Inspect and edit a knowledge base.")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval and answers.")
-app.add_typer(kb_app, name="kb")
-app.add_typer(eval_app, name="eval")
-console = Console()
-err_console = Console(stderr=True)
-
-KbOption = Annotated[Path, typer.Option("--kb", help="Knowledge base folder (created if missing).")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML file with a `kb:` section.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _open(kb: Path, config: Path | None = None) -> KnowledgeBase:
-    return KnowledgeBase.open(kb, KBConfig.from_file(config) if config else None)
-
-
-def _print_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
-
-
-@contextmanager
-def _progress(enabled: bool):  # noqa: ANN202 - yields a progress callback
-    if not enabled:
-        yield None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(f"{phase} chunks", total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
-        yield update
 
 
 @app.command()
@@ -69,11 +35,11 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Load, chunk, embed and index documents; only new or changed ones are re-embedded."""
-    knowledge_base = _open(kb, config)
-    with _progress(not as_json) as on_progress:
+    knowledge_base = open_kb(kb, config)
+    with progress(not as_json) as on_progress:
         report = knowledge_base.ingest(paths, groups=group, sync=sync, on_progress=on_progress)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         version = f"version {report.version}" if report.version else "no change, version unchanged"
         console.print(
@@ -102,9 +68,9 @@ def search(
     """Search the knowledge base as a set of access groups (default: public)."""
     groups = None if all_groups else (as_group or ["public"])
     filters = dict(_key_value(f) for f in filter_ or [])
-    result = _open(kb, config).search(query, k=k, mode=mode, groups=groups, filters=filters)
+    result = open_kb(kb, config).search(query, k=k, mode=mode, groups=groups, filters=filters)
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     if not result.hits:
         console.print("no hits")
@@ -127,9 +93,9 @@ def _key_value(text: str) -> tuple[str, str]:
 @kb_app.command("stats")
 def kb_stats(kb: KbOption, as_json: JsonOption = False) -> None:
     """Documents, chunks, groups, embedder and version."""
-    stats = _open(kb).stats()
+    stats = open_kb(kb).stats()
     if as_json:
-        _print_json(stats)
+        print_json(stats)
         return
     for key, value in stats.items():
         console.print(f"[bold]{key}[/]: {value}")
@@ -138,13 +104,13 @@ def kb_stats(kb: KbOption, as_json: JsonOption = False) -> None:
 @kb_app.command("ls")
 def kb_ls(kb: KbOption, as_json: JsonOption = False) -> None:
     """List every document (administrator view: all groups)."""
-    docs = _open(kb).documents(groups=None)
+    docs = open_kb(kb).documents(groups=None)
     rows = [
         {"id": d.id, "title": d.title, "groups": list(d.groups), "chunks": d.n_chunks, "version": d.version}
         for d in docs
     ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("id", "title", "groups", "chunks", "version")
     for row in rows:
@@ -155,7 +121,7 @@ def kb_ls(kb: KbOption, as_json: JsonOption = False) -> None:
 @kb_app.command("rm")
 def kb_rm(doc_ids: Annotated[list[str], typer.Argument(help="Document ids to delete.")], kb: KbOption) -> None:
     """Delete documents; commits a new version."""
-    version = _open(kb).remove(doc_ids)
+    version = open_kb(kb).remove(doc_ids)
     if version is None:
         err_console.print("none of those documents is in the knowledge base")
         raise typer.Exit(1)
@@ -165,9 +131,9 @@ def kb_rm(doc_ids: Annotated[list[str], typer.Argument(help="Document ids to del
 @kb_app.command("versions")
 def kb_versions(kb: KbOption, as_json: JsonOption = False) -> None:
     """The version log: what each commit added, updated and removed."""
-    versions = _open(kb).versions()
+    versions = open_kb(kb).versions()
     if as_json:
-        _print_json([v.__dict__ for v in versions])
+        print_json([v.__dict__ for v in versions])
         return
     table = Table("version", "added", "updated", "removed", "chunks", "note")
     for v in versions:
@@ -189,19 +155,16 @@ def eval_retrieval(
     from tailor.evaluate.retrieval_eval import beir_documents, evaluate_modes
 
     dataset = load_beir(beir, split)
-    knowledge_base = _open(kb or beir / ".tailor-kb", config)
-    with _progress(not as_json) as on_progress:
+    knowledge_base = open_kb(kb or beir / ".tailor-kb", config)
+    with progress(not as_json) as on_progress:
         knowledge_base.ingest_documents(beir_documents(dataset), on_progress=on_progress)
     modes = mode or ["bm25", "dense", "hybrid"]
     results = evaluate_modes(dataset, lambda q, k, m: knowledge_base.search(q, k=k, mode=m), modes=modes)
     if as_json:
-        _print_json(results)
+        print_json(results)
         return
     table = Table("mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", title=f"{beir.name} ({split})")
     for name, m in results.items():
         table.add_row(name, *(f"{m[key]:.4f}" for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10")))
     console.print(table)
 
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,18 @@
+"""The `tailor` command line: a thin layer over the Python API, one module per stage."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer  # noqa: E402
+
+from tailor.cli import ask, kb  # noqa: E402
+
+app = typer.Typer(no_args_is_help=True, help="Adapt a language model to your data by RAG, LoRA or both.")
+app.registered_commands += kb.app.registered_commands
+app.registered_commands += ask.app.registered_commands
+app.add_typer(kb.kb_app, name="kb")
+app.add_typer(kb.eval_app, name="eval")

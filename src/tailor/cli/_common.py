@@ -1,0 +1,52 @@
+"""Shared pieces of the command line: consoles, common options, progress bars."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tailor.kb.config import KBConfig
+from tailor.kb.ingest import ProgressCallback
+from tailor.kb.knowledge_base import KnowledgeBase
+
+EXIT_PARTIAL = 3  # the run finished, but some inputs were rejected (listed in the output)
+
+console = Console()
+err_console = Console(stderr=True)
+
+KbOption = Annotated[Path, typer.Option("--kb", help="Knowledge base folder (created if missing).")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML file with a `kb:` section.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def open_kb(kb: Path, config: Path | None = None) -> KnowledgeBase:
+    return KnowledgeBase.open(kb, KBConfig.from_file(config) if config else None)
+
+
+def print_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar per phase on stderr; yields the callback the library calls."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield update

@@ -1,0 +1,141 @@
+"""Answering commands: `tailor ask` and `tailor strategies`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tailor.cli._common import JsonOption, console, err_console, open_kb, print_json
+from tailor.generate.base import GeneratorError
+from tailor.generate.strategies import STRATEGIES, AskConfig, make_strategy
+from tailor.records import Answer
+
+app = typer.Typer()
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    kb: Annotated[Path | None, typer.Option("--kb", help="Knowledge base folder (strategies that retrieve).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy name; see `tailor strategies`.")] = None,
+    generator: Annotated[
+        str | None, typer.Option(help="extractive | hf:<id-or-path> | openai:<base_url>#<model>.")
+    ] = None,
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder for an hf: generator.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for an openai: generator.")] = None,
+    as_group: Annotated[list[str] | None, typer.Option("--as-group", help="Ask as these groups.")] = None,
+    top_k: Annotated[int | None, typer.Option("-k", "--top-k", min=1, help="Context blocks to retrieve.")] = None,
+    mode: Annotated[str | None, typer.Option(help="Search mode: dense, bm25 or hybrid.")] = None,
+    template: Annotated[str | None, typer.Option(help="Prompt template name or .jinja file.")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(min=1, help="Longest LLM answer in tokens.")] = None,
+    temperature: Annotated[float | None, typer.Option(min=0, help="0: greedy decoding.")] = None,
+    abstain_below: Annotated[float | None, typer.Option(help="Extractive: confidence needed to answer.")] = None,
+    support_threshold: Annotated[float | None, typer.Option(help="Citation support below is flagged.")] = None,
+    nli_model: Annotated[str | None, typer.Option(help="NLI CrossEncoder for citation support.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file with an `ask:` section.")] = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question with numbered sources, or say that the knowledge base does not contain it."""
+    flags = {
+        "strategy": strategy,
+        "generator": generator,
+        "adapter": adapter,
+        "model": model,
+        "top_k": top_k,
+        "mode": mode,
+        "template": template,
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "abstain_below": abstain_below,
+        "support_threshold": support_threshold,
+        "nli_model": nli_model,
+    }
+    try:
+        base = AskConfig.from_file(config) if config else AskConfig()
+        settings = AskConfig.model_validate({**base.model_dump(), **{k: v for k, v in flags.items() if v is not None}})
+        knowledge_base = open_kb(kb) if kb else None
+        answerer = make_strategy(settings, knowledge_base)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    groups = as_group or ["public"]
+    try:
+        if stream and not as_json:
+            answer = _stream(answerer.stream(question, groups))
+        else:
+            answer = answerer.answer(question, groups)
+    except GeneratorError as exc:
+        err_console.print(f"[red]error[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print_json(answer.to_dict())
+    else:
+        _print(answer, printed_text=stream)
+
+
+def _stream(pieces: Any) -> Answer:
+    while True:
+        try:
+            piece = next(pieces)
+        except StopIteration as done:
+            sys.stdout.write("\n")
+            return done.value
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+
+def _print(answer: Answer, printed_text: bool) -> None:
+    if not printed_text:
+        console.print(escape(answer.text))
+    if answer.abstained:
+        console.print("[dim](abstained: no answer in the knowledge base for these groups)[/]")
+    cited = {}
+    for citation in answer.citations:
+        cited.setdefault(citation.marker, citation)
+    if cited:
+        console.print("\n[bold]Sources[/]")
+    for marker, c in sorted(cited.items()):
+        page = f" p.{c.page}" if c.page else ""
+        flag = "" if c.supported else " [yellow](weak support)[/]"
+        console.print(f"[bold][{marker}][/] {escape(c.title)} [dim]{escape(c.source)}{page}[/]{flag}")
+        console.print(f"    \u201c{escape(c.quote)}\u201d [dim]chars {c.start}-{c.end}[/]")
+    if answer.dropped_markers:
+        listed = ", ".join(f"[{n}]" for n in answer.dropped_markers)
+        err_console.print(f"[yellow]dropped citations to blocks that were not given: {listed}[/]")
+    for sentence in answer.unsupported:
+        err_console.print(f"[yellow]unsupported:[/] {escape(sentence)}")
+    timings = ", ".join(f"{k} {v:.1f}" for k, v in answer.timings_ms.items())
+    console.print(f"[dim]{answer.strategy} / {answer.generator}: {timings} (ms)[/]")
+
+
+@app.command()
+def strategies(as_json: JsonOption = False) -> None:
+    """List the answering strategies that `--strategy` accepts."""
+    rows = [
+        {
+            "name": name,
+            "retrieves": spec.retrieves,
+            "needs_adapter": spec.needs_adapter,
+            "template": spec.template,
+            "description": spec.description,
+        }
+        for name, spec in STRATEGIES.items()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "retrieves", "adapter", "template", "description")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            "yes" if row["retrieves"] else "no",
+            "needed" if row["needs_adapter"] else "-",
+            row["template"],
+            escape(row["description"]),
+        )
+    console.print(table)

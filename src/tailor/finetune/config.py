@@ -1,0 +1,134 @@
+"""One config model per fine-tuning command; each is the YAML/TOML schema and the set of CLI flags.
+
+Every field becomes a `--flag` of its command (its description is the help text), a config file
+sets any subset of fields, and flags given on the command line win over the file:
+
+    defaults  <  --config FILE  <  --flag value
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def default_home() -> Path:
+    """The project's data dir: $TAILOR_HOME, else ./.tailor."""
+    return Path(os.environ.get("TAILOR_HOME", ".tailor"))
+
+
+class DataConfig(BaseModel):
+    """`tailor data build`: a training dataset from a knowledge base."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kb: Path = Field(description="Knowledge base folder to read documents and chunks from")
+    out: Path = Field(description="Folder to write train.jsonl, validation.jsonl and card.json to")
+    groups: list[str] = Field(["public"], description="Access groups: only their documents are read")
+    format: Literal["qa", "raft", "cpt"] = Field(
+        "qa", description="qa: closed-book question->answer; raft: documents+question->quote+answer; cpt: raw text"
+    )
+    qa_file: Path | None = Field(None, description="JSONL of question, answer(s), optional doc_ids")
+    generator: str | None = Field(
+        "offline", description="Synthetic question writer: 'offline', 'hf:<model>', 'openai:<url>#<model>', or none"
+    )
+    questions_per_chunk: int = Field(3, ge=0, description="Synthetic questions asked per chunk")
+    paraphrases: int = Field(0, ge=0, description="Extra rewordings of each training question (knowledge injection)")
+    raft_distractors: int = Field(3, ge=0, description="RAFT: distractor chunks per example")
+    raft_oracle_p: float = Field(0.8, ge=0, le=1, description="RAFT: probability that the oracle chunk is kept")
+    val_fraction: float = Field(0.2, ge=0, lt=1, description="Share of documents (not questions) held out")
+    seed: int = Field(0, description="Seed for the split, sampling and shuffling")
+
+
+class FinetuneConfig(BaseModel):
+    """`tailor finetune`: SFT of a base model on a `tailor data build` dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field(description="Hub id or local folder of the causal LM to adapt")
+    dataset: Path = Field(description="Folder written by `tailor data build`")
+    name: str = Field("adapter", description="Registry name; each run adds a version")
+    home: Path = Field(default_factory=default_home, description="Project data dir (adapters/, runs/)")
+    run_dir: Path | None = Field(None, description="Checkpoints and logs; default HOME/runs/NAME")
+    method: Literal["lora", "qlora", "full"] = Field(
+        "lora", description="lora; qlora (4-bit base, needs CUDA + bitsandbytes); full (every weight)"
+    )
+    lora_rank: int = Field(16, ge=1, description="LoRA rank: higher learns more, costs memory")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scale numerator (update scaled by alpha/rank)")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input")
+    lora_target_modules: list[str] = Field(["all-linear"], description="Modules that get LoRA; all-linear = every Linear")
+    epochs: float = Field(3.0, gt=0, description="Passes over the training set (ignored when max_steps > 0)")
+    max_steps: int = Field(-1, description="Optimizer steps; > 0 overrides epochs")
+    batch_size: int = Field(8, ge=1, description="Sequences per device per step")
+    grad_accum: int = Field(1, ge=1, description="Steps accumulated per optimizer update")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate")
+    lr_scheduler: str = Field("cosine", description="transformers scheduler name: cosine, linear, constant, ...")
+    warmup: float = Field(0.03, ge=0, description="Warm-up: a fraction of the steps if < 1, else a step count")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    max_length: int = Field(1024, ge=16, description="Tokens per sequence (per packed block when packing)")
+    packing: bool = Field(True, description="Pack examples into max_length blocks (no padding waste)")
+    completion_only_loss: bool = Field(True, description="Loss on the answer only, not on the prompt")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, ~20% slower")
+    bf16: bool | None = Field(None, description="bfloat16 mixed precision; default: on when CUDA supports it")
+    attn_implementation: str = Field("sdpa", description="sdpa, eager, flash_attention_2, ...")
+    eval_steps: int = Field(50, ge=1, description="Evaluate (loss and generation EM/F1) every N steps")
+    eval_samples: int = Field(64, ge=1, description="Validation questions answered at each evaluation")
+    eval_max_new_tokens: int = Field(48, ge=1, description="Longest generated answer during evaluation")
+    early_stopping_metric: Literal["f1", "exact_match", "loss"] = Field(
+        "f1", description="Validation metric that picks the best checkpoint and stops training"
+    )
+    early_stopping_patience: int = Field(3, ge=0, description="Evaluations without improvement before stopping; 0: never")
+    save_steps: int = Field(50, ge=1, description="Checkpoint every N steps (must be a multiple of eval_steps)")
+    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept (plus the best one)")
+    logging_steps: int = Field(5, ge=1, description="Log loss and tokens/s every N steps")
+    seed: int = Field(0, description="Seed for initialisation, data order and dropout")
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.run_dir or self.home / "runs" / self.name
+
+
+class ScratchConfig(BaseModel):
+    """`tailor base-model scratch`: a small from-scratch demonstration base model, no download needed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Field(description="Folder for the model and tokenizer")
+    kb: Path | None = Field(None, description="Knowledge base whose vocabulary the tokenizer also learns")
+    groups: list[str] = Field(["public"], description="Access groups of the KB documents the tokenizer reads")
+    general_text: Path | None = Field(None, description="Folder of .txt pre-training text; default: the shipped corpus")
+    vocab_size: int = Field(4096, ge=300, description="BPE vocabulary size")
+    hidden_size: int = Field(192, ge=16, description="Model width")
+    layers: int = Field(4, ge=1, description="Transformer blocks")
+    heads: int = Field(4, ge=1, description="Attention heads")
+    intermediate_size: int = Field(512, ge=16, description="MLP width")
+    max_length: int = Field(256, ge=32, description="Context length used in pre-training")
+    instruct: bool = Field(True, description="Also train on offline questions about the general text (chat format)")
+    epochs: float = Field(30.0, gt=0, description="Passes over the pre-training text")
+    max_steps: int = Field(-1, description="Optimizer steps; > 0 overrides epochs")
+    batch_size: int = Field(8, ge=1, description="Sequences per step")
+    learning_rate: float = Field(3e-3, gt=0, description="Peak learning rate")
+    seed: int = Field(0, description="Seed")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A YAML (.yaml/.yml) or TOML (.toml) mapping."""
+    text = Path(path).read_text()
+    data = tomllib.loads(text) if Path(path).suffix == ".toml" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of config fields, got {type(data).__name__}")
+    return data
+
+
+def load_config(model: type[Model], path: Path | None = None, overrides: dict[str, Any] | None = None) -> Model:
+    """Defaults, then the file's fields, then the overrides that are not None."""
+    data = read_config_file(path) if path else {}
+    data.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return model.model_validate(data)

@@ -1,0 +1,210 @@
+"""`tailor data build`: training data from a knowledge base, split by document, with a card.
+
+    corpus    the documents (and their chunks) visible to the configured access groups
+    split     documents, not questions, go to train or validation: a fact tested in validation
+              was never in a training example
+    questions from a QA file and/or a synthetic writer (LLM or offline), validated, de-duplicated
+    format    qa (closed book), raft (oracle + distractors, quote + answer) or cpt (raw text)
+    write     train.jsonl + validation.jsonl (`datasets.load_dataset("json", ...)` or `load_dataset(DIR)`)
+              and card.json: counts, rejects, file hashes, KB version and groups
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tailor.evaluate.metrics import normalize_answer
+from tailor.finetune.config import DataConfig
+from tailor.finetune.examples import EXAMPLE_FORMATS, BuildContext, Corpus, QAItem, SourceDoc
+from tailor.finetune.synthetic import QAPair, QAWriter, WriterReport, make_writer, validate_pair
+from tailor.kb.knowledge_base import open_store
+from tailor.kb.store import SearchFilter
+
+SPLITS = ("train", "validation")
+
+
+@dataclass
+class BuildReport:
+    """Items that did not become examples, by reason, and the question writer's own report."""
+
+    skipped: Counter[str] = field(default_factory=Counter)
+    writer: WriterReport = field(default_factory=WriterReport)
+
+
+def load_corpus(kb: Path, groups: list[str]) -> Corpus:
+    """Documents of `groups` with their chunks, read straight from the store (no embedder needed)."""
+    if not (Path(kb) / "kb.sqlite").is_file():
+        raise FileNotFoundError(f"no knowledge base at {kb}; run `tailor ingest` first")
+    store = open_store(str(kb))
+    try:
+        docs = {}
+        for doc in store.list_documents(SearchFilter(tuple(groups))):
+            # Chunk ids are "<doc id>#<n>" (tailor.kb.chunking).
+            found = store.get_chunks([f"{doc.id}#{i}" for i in range(doc.n_chunks)])
+            chunks = [found[f"{doc.id}#{i}"][0] for i in range(doc.n_chunks)]
+            docs[doc.id] = SourceDoc(doc.id, doc.title, chunks)
+        return Corpus(uri=str(kb), version=store.version(), groups=tuple(groups), docs=docs)
+    finally:
+        store.close()
+
+
+def split_documents(doc_ids: list[str], val_fraction: float, seed: int) -> dict[str, set[str]]:
+    """A seeded shuffle of the documents, the last `val_fraction` of them (at least one) held out."""
+    order = sorted(doc_ids)
+    random.Random(seed).shuffle(order)
+    n_val = 0 if val_fraction <= 0 or len(order) < 2 else max(1, round(len(order) * val_fraction))
+    return {"train": set(order[: len(order) - n_val]), "validation": set(order[len(order) - n_val :])}
+
+
+def read_qa_file(path: Path, corpus: Corpus, report: BuildReport) -> list[QAItem]:
+    """QA pairs from JSONL; unanswerable ones and ones about documents the groups cannot see are skipped."""
+    items = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        answers = row.get("answers") or ([row["answer"]] if row.get("answer") else [])
+        doc_ids = row.get("doc_ids") or ([row["doc_id"]] if row.get("doc_id") else [])
+        if row.get("answerable") is False or not answers:
+            report.skipped["unanswerable"] += 1
+        elif any(d not in corpus.docs for d in doc_ids) or (
+            row.get("groups") and not set(row["groups"]) & set(corpus.groups)
+        ):
+            report.skipped["not_visible"] += 1
+        else:
+            items.append(QAItem(str(row.get("id", f"{Path(path).stem}-{n}")), row["question"], answers, doc_ids, "file"))
+    return items
+
+
+def synthesize(corpus: Corpus, writer: QAWriter, per_chunk: int, report: BuildReport, seen: set[str]) -> list[QAItem]:
+    """Ask the writer about every chunk; keep the pairs that validate and are new."""
+    items = []
+    for doc in corpus.docs.values():
+        for chunk in doc.chunks:
+            report.writer.requested += per_chunk
+            for pair in writer.questions(chunk.text, doc.title, per_chunk, report.writer):
+                if _accept(pair, chunk.text, report.writer, seen):
+                    items.append(QAItem(f"syn-{chunk.id}-{len(items)}", pair.question, [pair.answer], [doc.id],
+                                        "synthetic", chunk.id))
+    return items
+
+
+def paraphrase(items: list[QAItem], writer: QAWriter, n: int, report: BuildReport, seen: set[str]) -> list[QAItem]:
+    """n rewordings of each item, same answers and documents."""
+    extra = []
+    for item in items:
+        report.writer.requested += n
+        for i, question in enumerate(writer.paraphrases(item.question, n, report.writer)):
+            if _accept(QAPair(question, item.answers[0]), "", report.writer, seen, check=False):
+                extra.append(QAItem(f"{item.id}-para{i}", question, item.answers, item.doc_ids, "paraphrase",
+                                    item.chunk_id))
+    return extra
+
+
+def _accept(pair: QAPair, passage: str, report: WriterReport, seen: set[str], check: bool = True) -> bool:
+    reason = validate_pair(pair, passage) if check else None
+    key = normalize_answer(pair.question)
+    if reason:
+        report.reject("invalid", f"{reason}: {pair.question} -> {pair.answer}")
+    elif key in seen:
+        report.reject("duplicates", pair.question)
+    else:
+        seen.add(key)
+        report.accepted += 1
+        return True
+    return False
+
+
+def assign_splits(items: list[QAItem], split: dict[str, set[str]], report: BuildReport) -> dict[str, list[QAItem]]:
+    """Each item goes where all its documents are; items spanning both splits are dropped."""
+    out: dict[str, list[QAItem]] = {name: [] for name in SPLITS}
+    for item in items:
+        homes = {name for name in SPLITS for d in item.doc_ids if d in split[name]}
+        if not item.doc_ids:
+            report.skipped["no_doc_ids_train_only"] += 1
+            out["train"].append(item)
+        elif len(homes) == 1:
+            out[homes.pop()].append(item)
+        else:
+            report.skipped["cross_split"] += 1
+    return out
+
+
+def build_dataset(config: DataConfig) -> dict[str, Any]:
+    """Build the dataset folder described by `config`; returns its card."""
+    started = time.time()
+    corpus = load_corpus(config.kb, config.groups)
+    if not corpus.docs:
+        raise ValueError(f"no documents in {config.kb} are visible to groups {config.groups}")
+    split = split_documents(list(corpus.docs), config.val_fraction, config.seed)
+    report = BuildReport()
+    items: dict[str, list[QAItem]] = {name: [] for name in SPLITS}
+    if config.format != "cpt":
+        seen: set[str] = set()
+        found = read_qa_file(config.qa_file, corpus, report) if config.qa_file else []
+        seen.update(normalize_answer(item.question) for item in found)
+        writer = make_writer(config.generator) if config.generator and config.generator != "none" else None
+        if writer is not None:
+            report.writer.writer = writer.name
+            found += synthesize(corpus, writer, config.questions_per_chunk, report, seen)
+        items = assign_splits(found, split, report)
+        if writer is not None and config.paraphrases:
+            items["train"] += paraphrase(items["train"], writer, config.paraphrases, report, seen)
+    ctx = BuildContext(corpus, split, config, random.Random(config.seed), report.skipped)
+    rows = {name: EXAMPLE_FORMATS[config.format](items[name], name, ctx) for name in SPLITS}
+    card = {
+        "format": config.format,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "kb": {"uri": corpus.uri, "version": corpus.version},
+        "groups": list(corpus.groups),
+        "config": config.model_dump(mode="json"),
+        "documents": {name: sorted(split[name]) for name in SPLITS},
+        "examples": {name: len(rows[name]) for name in SPLITS},
+        "by_source": {name: dict(Counter(r.get("source", "chunk") for r in rows[name])) for name in SPLITS},
+        "generation": report.writer.to_dict() if report.writer.writer else None,
+        "skipped": dict(report.skipped),
+        "seconds": round(time.time() - started, 2),
+    }
+    return write_dataset(Path(config.out), rows, card)
+
+
+def write_dataset(out: Path, rows: dict[str, list[dict[str, Any]]], card: dict[str, Any]) -> dict[str, Any]:
+    """Write the split files and the card into a temp folder, then swap it in place of `out`."""
+    if out.exists() and any(out.iterdir()) and not (out / "card.json").is_file():
+        raise FileExistsError(f"{out} exists and is not a tailor dataset; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    files = {}
+    for name, split_rows in rows.items():
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in split_rows)
+        (staging / f"{name}.jsonl").write_text(text)
+        files[f"{name}.jsonl"] = hashlib.sha256(text.encode()).hexdigest()
+    card = {**card, "files": files, "hash": dataset_hash(files)}
+    (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return card
+
+
+def dataset_hash(files: dict[str, str]) -> str:
+    return hashlib.sha256("".join(f"{name}:{files[name]}\n" for name in sorted(files)).encode()).hexdigest()
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    """The card of a dataset folder, after checking that the files still match their hashes."""
+    card = json.loads((Path(folder) / "card.json").read_text())
+    for name, expected in card["files"].items():
+        actual = hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest()
+        if actual != expected:
+            raise ValueError(f"{folder}/{name} changed since it was built (hash mismatch); rebuild the dataset")
+    return card

@@ -1,0 +1,153 @@
+"""Rows of each dataset format, built from questions and the corpus they were asked about.
+
+All rows carry `id` and `doc_ids`; question rows are TRL conversational prompt-completion rows
+(`prompt`, `completion` message lists) plus `question` and gold `answers` for evaluation by generation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tailor.evaluate.metrics import normalize_answer
+from tailor.finetune import formats
+from tailor.finetune.config import DataConfig
+from tailor.generate.sentences import split_sentences
+from tailor.records import Chunk
+
+
+@dataclass
+class SourceDoc:
+    id: str
+    title: str
+    chunks: list[Chunk]
+
+
+@dataclass
+class Corpus:
+    """What a dataset is built from: the documents visible to `groups` at KB `version`."""
+
+    uri: str
+    version: int
+    groups: tuple[str, ...]
+    docs: dict[str, SourceDoc]
+
+
+@dataclass
+class QAItem:
+    """A question with its gold answers and the documents (and chunk, when known) it comes from."""
+
+    id: str
+    question: str
+    answers: list[str]
+    doc_ids: list[str]
+    source: str
+    chunk_id: str | None = None
+
+
+@dataclass
+class BuildContext:
+    """What every row builder may read: the corpus, the document split, the config, one seeded RNG."""
+
+    corpus: Corpus
+    split: dict[str, set[str]]
+    config: DataConfig
+    rng: random.Random
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+Row = dict[str, Any]
+RowBuilder = Callable[[list[QAItem], str, BuildContext], list[Row]]
+
+
+def _overlap(a: str, b: str) -> int:
+    return len(set(normalize_answer(a).split()) & set(normalize_answer(b).split()))
+
+
+def oracle_chunk(item: QAItem, corpus: Corpus) -> Chunk | None:
+    """The chunk the answer comes from: the known one, else the best chunk of the item's documents."""
+    chunks = [c for d in item.doc_ids for c in corpus.docs[d].chunks]
+    if item.chunk_id:
+        return next((c for c in chunks if c.id == item.chunk_id), None)
+
+    def score(chunk: Chunk) -> tuple[bool, int]:
+        text = normalize_answer(chunk.text)
+        return any(normalize_answer(a) in text for a in item.answers), _overlap(chunk.text, item.question)
+
+    return max(chunks, key=score, default=None)
+
+
+def supporting_sentence(text: str, item: QAItem) -> str:
+    """The sentence of `text` that states the answer (best question overlap), else the closest one."""
+    sentences = [text[s:e] for s, e in split_sentences(text)] or [text]
+    answer = normalize_answer(item.answers[0])
+
+    def score(sentence: str) -> tuple[bool, int]:
+        return answer in normalize_answer(sentence), _overlap(sentence, f"{item.question} {item.answers[0]}")
+
+    return max(sentences, key=score)
+
+
+def _question_row(item: QAItem, prompt: list[dict[str, str]], completion: str) -> Row:
+    return {
+        "id": item.id,
+        "prompt": prompt,
+        "completion": formats.assistant(completion),
+        "question": item.question,
+        "answers": item.answers,
+        "doc_ids": item.doc_ids,
+        "source": item.source,
+    }
+
+
+def qa_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
+    """Closed book: the question alone, the first gold answer as the completion."""
+    rows = [_question_row(item, formats.closed_book_prompt(item.question), item.answers[0]) for item in items]
+    ctx.rng.shuffle(rows)
+    return rows
+
+
+def raft_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
+    """RAFT: the oracle chunk (kept with probability p in training, always in validation) among k
+    distractors, shuffled; the completion quotes the oracle and ends with the answer line.
+
+    Training distractors come from training documents only, so no validation text is ever trained on.
+    """
+    corpus, rng = ctx.corpus, ctx.rng
+    pool_docs = ctx.split["train"] if name == "train" else set(corpus.docs)
+    rows = []
+    for item in items:
+        oracle = oracle_chunk(item, corpus)
+        if oracle is None:
+            ctx.skipped["raft_no_oracle_chunk"] += 1
+            continue
+        pool = [c for d in sorted(pool_docs - set(item.doc_ids)) for c in corpus.docs[d].chunks]
+        context = rng.sample(pool, min(ctx.config.raft_distractors, len(pool)))
+        kept = name != "train" or rng.random() < ctx.config.raft_oracle_p
+        if kept:
+            context.append(oracle)
+        rng.shuffle(context)
+        passages = [(corpus.docs[c.doc_id].title, c.text) for c in context]
+        quote = supporting_sentence(oracle.text, item)
+        row = _question_row(item, formats.raft_prompt(item.question, passages), formats.raft_completion(quote, item.answers[0]))
+        rows.append({**row, "oracle_in_context": kept, "context_ids": [c.id for c in context]})
+    rng.shuffle(rows)
+    return rows
+
+
+def cpt_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
+    """Continued pre-training: the text of every chunk of the split's documents."""
+    docs = ctx.corpus.docs
+    rows = [
+        {"id": chunk.id, "text": formats.cpt_text(docs[d].title, chunk.text), "doc_ids": [d]}
+        for d in sorted(ctx.split[name])
+        for chunk in docs[d].chunks
+    ]
+    ctx.rng.shuffle(rows)
+    return rows
+
+
+EXAMPLE_FORMATS: dict[str, RowBuilder] = {"qa": qa_rows, "raft": raft_rows, "cpt": cpt_rows}

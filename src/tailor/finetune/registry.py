@@ -1,0 +1,154 @@
+"""The adapter registry: `HOME/adapters/<name>/<version>/`, one folder per training run.
+
+    adapter/ (or model/ for full fine-tunes)   the weights, with the tokenizer
+    manifest.json        base model id + revision, method, dataset card hash and groups, metrics, cost
+    training_config.yaml the FinetuneConfig of the run
+    dataset_card.json    the card of the dataset it was trained on
+    metrics.jsonl        the training log
+    tensorboard/         TensorBoard event files, when tensorboard is installed
+
+A reference is "name" (the promoted version, else the latest), "name@3" or "name@latest".
+Versions are published by renaming a finished folder into place, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROMOTED = "promoted"
+
+
+@dataclass(frozen=True)
+class AdapterEntry:
+    name: str
+    version: int
+    path: Path
+    manifest: dict[str, Any]
+    promoted: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def weights(self) -> Path:
+        """The adapter folder (PEFT) or, for a full fine-tune, the model folder."""
+        return self.path / self.manifest.get("weights", "adapter")
+
+    @property
+    def base_model(self) -> str:
+        return self.manifest["base_model"]["id"]
+
+
+class AdapterRegistry:
+    def __init__(self, home: Path) -> None:
+        self.root = Path(home) / "adapters"
+
+    def publish(
+        self, name: str, folders: dict[str, Path], manifest: dict[str, Any], files: dict[str, str]
+    ) -> AdapterEntry:
+        """Move finished folders (the weights under manifest["weights"], logs, ...) in as the next version
+        of `name`, with the manifest and the given text files."""
+        if not name or "/" in name or "@" in name or name.startswith("."):
+            raise ValueError(f"bad adapter name {name!r}: no '/', '@' or leading '.'")
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = folder / f".staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        for folder_name, source in folders.items():
+            shutil.move(str(source), staging / folder_name)
+        for filename, text in files.items():
+            (staging / filename).write_text(text)
+        while True:
+            version = max(self._versions(name), default=0) + 1
+            manifest = {**manifest, "name": name, "version": version}
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+            try:
+                staging.rename(folder / str(version))
+            except OSError:
+                if not (folder / str(version)).exists():
+                    raise
+                continue  # another run published this version number first
+            return self.get(f"{name}@{version}")
+
+    def _versions(self, name: str) -> list[int]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / "manifest.json").is_file())
+
+    def _promoted(self, name: str) -> int | None:
+        marker = self.root / name / PROMOTED
+        return int(marker.read_text().strip()) if marker.is_file() else None
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if self._versions(p.name)) if self.root.is_dir() else []
+
+    def entries(self, name: str | None = None) -> list[AdapterEntry]:
+        return [self.get(f"{n}@{v}") for n in ([name] if name else self.names()) for v in self._versions(n)]
+
+    def get(self, ref: str) -> AdapterEntry:
+        """Resolve "name", "name@latest" or "name@<version>"."""
+        name, _, version = ref.partition("@")
+        versions = self._versions(name)
+        if not versions:
+            raise KeyError(f"no adapter named {name!r} in {self.root}")
+        promoted = self._promoted(name)
+        if version in ("", PROMOTED):
+            number = promoted or versions[-1]
+        elif version == "latest":
+            number = versions[-1]
+        elif version.isdigit() and int(version) in versions:
+            number = int(version)
+        else:
+            raise KeyError(f"adapter {name!r} has no version {version!r} (versions: {versions})")
+        path = self.root / name / str(number)
+        manifest = json.loads((path / "manifest.json").read_text())
+        return AdapterEntry(name, number, path, manifest, promoted=number == promoted)
+
+    def promote(self, ref: str) -> AdapterEntry:
+        """Make this version the one that "name" resolves to."""
+        entry = self.get(ref if "@" in ref else f"{ref}@latest")
+        marker = self.root / entry.name / PROMOTED
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(f"{entry.version}\n")
+        tmp.replace(marker)
+        return self.get(entry.ref)
+
+    def remove(self, ref: str) -> list[AdapterEntry]:
+        """Delete one version ("name@3") or every version of a name ("name")."""
+        name, _, version = ref.partition("@")
+        entries = [self.get(ref)] if version else self.entries(name)
+        if not entries:
+            raise KeyError(f"no adapter named {name!r} in {self.root}")
+        for entry in entries:
+            shutil.rmtree(entry.path)
+            if self._promoted(name) == entry.version:
+                (self.root / name / PROMOTED).unlink()
+        if not self._versions(name):
+            shutil.rmtree(self.root / name)
+        return entries
+
+
+def model_revision(model_id: str) -> str:
+    """The hub commit of a hub model; for a local folder, a sha256 over its config and weight files."""
+    folder = Path(model_id).expanduser()
+    if not folder.is_dir():
+        from transformers import AutoConfig
+
+        return str(getattr(AutoConfig.from_pretrained(model_id), "_commit_hash", None) or "unknown")
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.name == "config.json" or path.suffix in (".safetensors", ".bin"):
+            digest.update(path.name.encode())
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return f"sha256:{digest.hexdigest()}"

@@ -1,0 +1,95 @@
+"""Sentence spans and stemmed content terms: what the extractive reader and the citation checker share.
+
+Spans are character offsets into the text they were found in, so a sentence can always be cut out
+verbatim (`text[start:end]`) and moved to document offsets by adding the chunk's start.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import Stemmer
+
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a capital, digit,
+# quote or bracket; at a line break; or at the end of the text.
+_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_LINE = re.compile(r"[^\n]+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st sr jr vs etc e.g i.e al inc ltd co corp no nos fig figs approx dept est "
+    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ca cf op vol pp ed eds gen gov".split()
+)
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not of off on once only or other our ours ourselves out over own same she should
+    so some such than that the their theirs them themselves then there these they this those through to
+    too under until up very was we were what when where which while who whom whose why will with would
+    you your yours yourself yourselves s t don didn doesn isn wasn weren aren won""".split()
+)
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, whitespace trimmed; line breaks always end a sentence."""
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        start = line.start()
+        for mark in _BOUNDARY.finditer(line.group()):
+            if _is_abbreviation(line.group(), mark.start()):
+                continue
+            _append_trimmed(spans, text, start, line.start() + mark.end())
+            start = line.start() + mark.end()
+        _append_trimmed(spans, text, start, line.end())
+    return spans
+
+
+def _is_abbreviation(line: str, dot: int) -> bool:
+    """Whether the period at `dot` closes an abbreviation or an initial rather than a sentence."""
+    if line[dot] != ".":
+        return False
+    word = re.search(r"[\w.]*$", line[:dot]).group().lower()
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _append_trimmed(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        left = start + (len(piece) - len(piece.lstrip()))
+        spans.append((left, left + len(stripped)))
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased, stemmed words of `text` without stopwords, in order (repeats kept)."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+def idf_weights(term_sets: Iterable[Iterable[str]]) -> dict[str, float]:
+    """Smoothed inverse document frequency of each term over a collection of term sets."""
+    df: Counter[str] = Counter()
+    n = 0
+    for terms in term_sets:
+        df.update(set(terms))
+        n += 1
+    return {term: math.log(1.0 + (n + 1) / (count + 0.5)) for term, count in df.items()}
+
+
+def weighted_recall(query: Sequence[str], passage: Iterable[str], idf: dict[str, float], unseen: float) -> float:
+    """IDF-weighted share of the query's distinct terms that occur in the passage (0..1)."""
+    wanted = set(query)
+    if not wanted:
+        return 0.0
+    found = wanted & set(passage)
+    total = sum(idf.get(t, unseen) for t in wanted)
+    return sum(idf.get(t, unseen) for t in found) / total

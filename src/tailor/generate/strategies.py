@@ -1,0 +1,194 @@
+"""Answering strategies: a reader (extractive or an LLM generator), an optional retriever and a template.
+
+Strategies are entries in `STRATEGIES`, chosen by name in `AskConfig`. The fine-tuning work adds
+`finetuned` (adapter, no retrieval) and `hybrid` (adapter and retrieval) as one entry each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from collections.abc import Generator as PyGenerator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from tailor.generate.base import GenerationConfig, GeneratorError
+from tailor.generate.citations import CitationChecker, NLISupport
+from tailor.generate.extractive import ABSTAIN_BELOW, ExtractiveReader
+from tailor.generate.prompts import PromptBuilder
+from tailor.generate.readers import LLMReader, Reader, Reading
+from tailor.generate.registry import FACTORIES, make_generator
+from tailor.kb.embedding import Embedder, make_embedder
+from tailor.kb.knowledge_base import KnowledgeBase
+from tailor.records import Answer, Hit
+
+
+class AskConfig(BaseModel):
+    """How a question is answered; loadable from the `ask:` section of a YAML file, every field a flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field("rag", description="Key in STRATEGIES (`tailor strategies` lists them)")
+    generator: str = Field("extractive", description="extractive | hf:<id-or-path> | openai:<base_url>#<model>")
+    adapter: str | None = Field(None, description="LoRA adapter folder loaded onto an hf: model")
+    model: str | None = Field(None, description="Model name for an openai: generator without #<model>")
+    top_k: int = Field(5, ge=1, description="Context blocks retrieved: more raises recall and prompt length")
+    mode: Literal["dense", "bm25", "hybrid"] | None = Field(None, description="Search mode; None: the KB's")
+    template: str | None = Field(None, description="Prompt template name or .jinja path; None: the strategy's")
+    max_new_tokens: int = Field(256, ge=1, description="Longest LLM answer, in tokens")
+    temperature: float = Field(0.0, ge=0, description="0 decodes greedily (reproducible answers)")
+    abstain_below: float = Field(ABSTAIN_BELOW, ge=0, le=1, description="Extractive: confidence to answer")
+    support_threshold: float = Field(0.5, ge=0, le=1, description="LLM citations: support below is flagged")
+    nli_model: str | None = Field(None, description="CrossEncoder NLI model for citation support (optional)")
+
+    @classmethod
+    def from_file(cls, path: Path) -> AskConfig:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return cls.model_validate(data.get("ask", data))
+
+
+class Strategy(Protocol):
+    """Answers a question as a set of access groups; `stream` yields text and returns the Answer."""
+
+    name: str
+
+    def answer(self, question: str, groups: Sequence[str]) -> Answer: ...
+
+    def stream(self, question: str, groups: Sequence[str]) -> PyGenerator[str, None, Answer]: ...
+
+
+class KBRetriever:
+    """Top-k hits from a knowledge base, always searched as the caller's groups."""
+
+    def __init__(self, kb: KnowledgeBase, top_k: int = 5, mode: str | None = None) -> None:
+        self.kb = kb
+        self.top_k = top_k
+        self.mode = mode
+
+    def run(self, question: str, groups: tuple[str, ...]) -> tuple[list[Hit], dict[str, float]]:
+        result = self.kb.search(question, k=self.top_k, mode=self.mode, groups=groups)
+        rerank = result.timings_ms.get("rerank_ms", 0.0)
+        return result.hits, {"retrieve": result.timings_ms["total_ms"] - rerank, "rerank": rerank}
+
+
+@dataclass
+class PipelineStrategy:
+    """Retrieve (optionally), render the template, read; time each stage (ms)."""
+
+    name: str
+    reader: Reader
+    prompts: PromptBuilder
+    retriever: KBRetriever | None = None
+
+    def answer(self, question: str, groups: Sequence[str]) -> Answer:
+        run = self._run(question, groups, streaming=False)
+        while True:
+            try:
+                next(run)
+            except StopIteration as done:
+                return done.value
+
+    def stream(self, question: str, groups: Sequence[str]) -> PyGenerator[str, None, Answer]:
+        return self._run(question, groups, streaming=True)
+
+    def _run(self, question: str, groups: Sequence[str], streaming: bool) -> PyGenerator[str, None, Answer]:
+        if isinstance(groups, str) or not groups:
+            raise ValueError("answer as a non-empty sequence of access groups, e.g. ('public',)")
+        started = time.perf_counter()
+        hits: list[Hit] = []
+        timings = {"retrieve": 0.0, "rerank": 0.0}
+        if self.retriever:
+            hits, timings = self.retriever.run(question, tuple(groups))
+        prompt = self.prompts.build(question, hits)
+        generating = time.perf_counter()
+        if streaming:
+            reading: Reading = yield from self.reader.stream(question, prompt)
+        else:
+            reading = self.reader.read(question, prompt)
+        timings["generate"] = _ms(generating)
+        timings["total"] = _ms(started)
+        return Answer(
+            question=question,
+            text=reading.text,
+            citations=reading.citations,
+            abstained=reading.abstained,
+            hits=hits,
+            tokens_in=reading.tokens_in,
+            tokens_out=reading.tokens_out,
+            timings_ms=timings,
+            strategy=self.name,
+            generator=self.reader.name,
+            dropped_markers=reading.dropped_markers,
+            unsupported=reading.unsupported,
+        )
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000.0
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A named strategy: what it does, its default template, whether it retrieves or needs an adapter."""
+
+    description: str
+    template: str
+    retrieves: bool
+    needs_adapter: bool = False
+
+
+STRATEGIES: dict[str, StrategySpec] = {
+    "closed_book": StrategySpec("The generator alone, no retrieval: what the model knows.", "closed_book", False),
+    "rag": StrategySpec("Retrieve top-k chunks for the caller's groups; answer from them with [n] citations.", "rag", True),
+}
+
+
+def _extractive(config: AskConfig, embedder: Embedder) -> Reader:
+    if config.adapter:
+        raise GeneratorError("an adapter can only be loaded onto an hf: generator")
+    return ExtractiveReader(embedder, abstain_below=config.abstain_below)
+
+
+def _llm(config: AskConfig, embedder: Embedder) -> Reader:
+    generator = make_generator(config.generator, adapter=config.adapter, model=config.model)
+    nli = NLISupport(config.nli_model) if config.nli_model else None
+    checker = CitationChecker(embedder, threshold=config.support_threshold, nli=nli)
+    generation = GenerationConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature)
+    return LLMReader(generator, checker, generation)
+
+
+# Readers by the generator spec's kind: every LLM backend of the generator registry, plus extractive.
+READERS: dict[str, Callable[[AskConfig, Embedder], Reader]] = {
+    **{kind: _llm for kind in FACTORIES},
+    "extractive": _extractive,
+}
+
+
+def make_reader(config: AskConfig, embedder: Embedder) -> Reader:
+    kind = config.generator.partition(":")[0]
+    if kind not in READERS:
+        raise GeneratorError(f"unknown generator {config.generator!r}; kinds: {', '.join(sorted(READERS))}")
+    return READERS[kind](config, embedder)
+
+
+def make_strategy(config: AskConfig, kb: KnowledgeBase | None = None) -> Strategy:
+    """The strategy named in `config`, reading from `kb` when it retrieves."""
+    spec = STRATEGIES.get(config.strategy)
+    if spec is None:
+        raise ValueError(f"unknown strategy {config.strategy!r}; known: {', '.join(STRATEGIES)}")
+    if spec.retrieves and kb is None:
+        raise ValueError(f"strategy {config.strategy!r} retrieves: give it a knowledge base")
+    if spec.needs_adapter and not config.adapter:
+        raise ValueError(f"strategy {config.strategy!r} needs an adapter")
+    embedder = kb.embedder if kb is not None else make_embedder()
+    retriever = KBRetriever(kb, config.top_k, config.mode) if spec.retrieves and kb is not None else None
+    return PipelineStrategy(
+        name=config.strategy,
+        reader=make_reader(config, embedder),
+        prompts=PromptBuilder(config.template or spec.template),
+        retriever=retriever,
+    )
