@@ -648,3 +648,24 @@ def test_explicit_file_and_its_folder_share_one_sidecar_read(tmp_path: Path):
     docs, errors = load_documents([tmp_path / "hr" / "salary-bands.md", tmp_path])
     assert docs == [] and sum(e.path.endswith("_meta.yaml") for e in errors) == 1
     assert [Path(e.path).name for e in errors[1:]] == ["salary-bands.md", "corpus.jsonl", "open.md"]
+
+
+def test_a_subfolder_given_alone_keeps_the_parent_sidecar_groups(tmp_path):
+    kb = tmp_path / "kb"
+    (kb / "hr").mkdir(parents=True)
+    (kb / "hr" / "secret.md").write_text("# Secret\n\nBand L4 pays well.\n")
+    (kb / "_meta.yaml").write_text("files:\n  hr/secret.md:\n    groups: [hr]\n")
+    docs, errors = load_documents([kb / "hr"])
+    assert not errors
+    assert [(d.id, d.groups) for d in docs] == [("hr/secret.md", ("hr",))]
+
+
+def test_sidecar_keys_that_are_not_normalised_block_their_file(tmp_path):
+    kb = tmp_path / "kb"
+    (kb / "hr").mkdir(parents=True)
+    (kb / "hr" / "s.md").write_text("# S\n\nRestricted text.\n")
+    (kb / "open.md").write_text("# Open\n\nPublic text.\n")
+    (kb / "_meta.yaml").write_text("files:\n  hr//s.md:\n    groups: [hr]\n")
+    docs, errors = load_documents([kb])
+    assert [d.id for d in docs] == ["open.md"]
+    assert any("not a plain relative path" in e.reason for e in errors)

@@ -28,35 +28,32 @@ def _files_under(root: Path) -> list[tuple[Path, Path]]:
     return [(f, root) for f in files]
 
 
-def _root_of(file: Path) -> Path:
-    """The root of a file named directly: the nearest folder at or above it with a sidecar, else its own.
-
-    The walk starts at the file's folder as the operating system sees it (`..` and linked folders
-    resolved) and goes up to the filesystem root, stopping at the first folder with a sidecar.
-    """
-    folder = file.parent.resolve()
-    for candidate in (folder, *folder.parents):
+def _sidecar_root(folder: Path) -> Path | None:
+    """The nearest folder at or above `folder` (as the operating system sees it) that holds a sidecar."""
+    resolved = folder.resolve()
+    for candidate in (resolved, *resolved.parents):
         if os.path.lexists(candidate / SIDECAR):
             return candidate
-    return file.parent
+    return None
 
 
 def discover(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
     """(file, root) pairs for the given files and folders, in order, each file once.
 
-    A folder is walked recursively (hidden entries, the sidecar and unknown extensions skipped) and is
-    the root of its files. A file named directly is kept whatever its type (loading reports a problem);
-    its root is the nearest folder at or above it that holds a sidecar (its id and sidecar entry are
-    then the same as if that folder had been given), or its own folder when none up to the filesystem
-    root has one.
+    A folder is walked recursively (hidden entries, the sidecar and unknown extensions skipped); a file
+    named directly is kept whatever its type (loading reports a problem). Either way the root is the
+    nearest folder at or above the given path that holds a sidecar, so ids and access groups are the
+    same whether a whole tree, a subfolder or one file is given; with no sidecar up to the filesystem
+    root, the root is the folder given (or the file's own folder).
     """
     pairs: list[tuple[Path, Path]] = []
     seen: set[Path] = set()
     for given in map(Path, paths):
         if given.is_dir():
-            found = _files_under(given)
+            root = _sidecar_root(given) or given
+            found = [(file, root) for file, _ in _files_under(given)]
         else:
-            found = [] if given.name == SIDECAR else [(given, _root_of(given))]
+            found = [] if given.name == SIDECAR else [(given, _sidecar_root(given.parent) or given.parent)]
         for file, root in found:
             if file.resolve() not in seen:
                 seen.add(file.resolve())

@@ -16,6 +16,7 @@ under its root, and a malformed entry blocks just the file it names.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,12 @@ def read_sidecar(root: Path) -> tuple[Sidecar, list[LoadError]]:
     sidecar, errors = Sidecar(default_groups=default_groups, path=path), []
     for key, value in entries.items():
         name = str(key).removeprefix("./")
+        canonical = posixpath.normpath(name)
+        if canonical != name or canonical.startswith(("/", "../")):
+            # A key that does not spell the file's id would silently miss it: block the file instead.
+            sidecar.blocked.add(canonical)
+            errors.append(LoadError(str(path), f"entry {name!r} is not a plain relative path; the file is not loaded"))
+            continue
         if not (root / name).is_file():
             errors.append(LoadError(str(path), f"entry {name!r} names a missing file"))
             continue
