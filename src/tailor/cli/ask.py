@@ -21,7 +21,9 @@ app = typer.Typer()
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
-    kb: Annotated[Path | None, typer.Option("--kb", help="Knowledge base folder (strategies that retrieve).")] = None,
+    kb: Annotated[
+        Path | None, typer.Option("--kb", help="Knowledge base folder (strategies that retrieve).")
+    ] = None,
     strategy: Annotated[str | None, typer.Option(help="Strategy name; see `tailor strategies`.")] = None,
     generator: Annotated[
         str | None, typer.Option(help="extractive | hf:<id-or-path> | openai:<base_url>#<model>.")
@@ -29,13 +31,19 @@ def ask(
     adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder for an hf: generator.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name for an openai: generator.")] = None,
     as_group: Annotated[list[str] | None, typer.Option("--as-group", help="Ask as these groups.")] = None,
-    top_k: Annotated[int | None, typer.Option("-k", "--top-k", min=1, help="Context blocks to retrieve.")] = None,
+    top_k: Annotated[
+        int | None, typer.Option("-k", "--top-k", min=1, help="Context blocks to retrieve.")
+    ] = None,
     mode: Annotated[str | None, typer.Option(help="Search mode: dense, bm25 or hybrid.")] = None,
     template: Annotated[str | None, typer.Option(help="Prompt template name or .jinja file.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(min=1, help="Longest LLM answer in tokens.")] = None,
     temperature: Annotated[float | None, typer.Option(min=0, help="0: greedy decoding.")] = None,
-    abstain_below: Annotated[float | None, typer.Option(help="Extractive: confidence needed to answer.")] = None,
-    support_threshold: Annotated[float | None, typer.Option(help="Citation support below is flagged.")] = None,
+    abstain_below: Annotated[
+        float | None, typer.Option(help="Extractive: confidence needed to answer.")
+    ] = None,
+    support_threshold: Annotated[
+        float | None, typer.Option(help="Citation support below is flagged.")
+    ] = None,
     nli_model: Annotated[str | None, typer.Option(help="NLI CrossEncoder for citation support.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file with an `ask:` section.")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
@@ -56,19 +64,19 @@ def ask(
         "support_threshold": support_threshold,
         "nli_model": nli_model,
     }
+    overrides = {k: v for k, v in flags.items() if v is not None}
     try:
         base = AskConfig.from_file(config) if config else AskConfig()
-        settings = AskConfig.model_validate({**base.model_dump(), **{k: v for k, v in flags.items() if v is not None}})
-        knowledge_base = open_kb(kb) if kb else None
-        answerer = make_strategy(settings, knowledge_base)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    groups = as_group or ["public"]
-    try:
+        answerer = make_strategy(
+            AskConfig.model_validate({**base.model_dump(), **overrides}), open_kb(kb) if kb else None
+        )
+        groups = as_group or ["public"]
         if stream and not as_json:
             answer = _stream(answerer.stream(question, groups))
         else:
             answer = answerer.answer(question, groups)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     except GeneratorError as exc:
         err_console.print(f"[red]error[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc

@@ -1,4 +1,4 @@
-"""Knowledge-base commands: ingest, search, kb stats|ls|rm|versions, eval retrieval."""
+"""Knowledge-base commands: ingest, search, kb stats|ls|rm|versions|copy, eval retrieval."""
 
 from __future__ import annotations
 
@@ -139,6 +139,30 @@ def kb_versions(kb: KbOption, as_json: JsonOption = False) -> None:
     for v in versions:
         table.add_row(str(v.version), str(v.added), str(v.updated), str(v.removed), str(v.chunks), v.note)
     console.print(table)
+
+
+@kb_app.command("copy")
+def kb_copy(
+    source: Annotated[str, typer.Argument(help="Knowledge base to copy: folder, file.db or milvus://host:port.")],
+    destination: Annotated[str, typer.Argument(help="Where to copy it (created if missing; then mirrors SOURCE).")],
+    queries: Annotated[int, typer.Option(min=0, help="Sample queries compared on both stores.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a knowledge base to another backend reusing its vectors, then compare search results."""
+    from tailor.kb.copy import copy_store
+
+    report = copy_store(source, destination, queries=queries)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(
+            f"[bold]version {report.version}[/] of {destination}: {report.documents} documents, {report.chunks} "
+            f"chunks copied in {report.seconds:.1f}s; top-10 overlap on {report.queries} queries: "
+            f"dense {report.dense_overlap:.3f}, bm25 {report.text_overlap:.3f}"
+        )
+    if not report.verified:
+        err_console.print("[red]search results differ between the two stores[/] (overlap below 0.9)")
+        raise typer.Exit(1)
 
 
 @eval_app.command("retrieval")

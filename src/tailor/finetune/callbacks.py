@@ -55,12 +55,13 @@ class GenerationEvalCallback(TrainerCallback):
             gathered = gather_object(list(zip(mine, answers, strict=True)))
         predictions = [answer for _, answer in sorted(gathered)]
         scores = {f"eval_{k}": v for k, v in score(predictions, [r["answers"] for r in rows]).items()}
+        scores["eval_generated"] = len(rows)
         self.last = [
             {"question": r["question"], "prediction": p, "answers": r["answers"]} for r, p in zip(rows, predictions, strict=True)
         ]
         if metrics is not None:
             metrics.update(scores)
-        self.trainer.log({**scores, "eval_generated": len(rows)})
+        self.trainer.log(scores)
 
 
 class JsonlMetricsCallback(TrainerCallback):

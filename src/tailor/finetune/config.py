@@ -81,8 +81,8 @@ class FinetuneConfig(BaseModel):
     eval_steps: int = Field(50, ge=1, description="Evaluate (loss and generation EM/F1) every N steps")
     eval_samples: int = Field(64, ge=1, description="Validation questions answered at each evaluation")
     eval_max_new_tokens: int = Field(48, ge=1, description="Longest generated answer during evaluation")
-    early_stopping_metric: Literal["f1", "exact_match", "loss"] = Field(
-        "f1", description="Validation metric that picks the best checkpoint and stops training"
+    early_stopping_metric: Literal["f1", "exact_match", "loss", "none"] = Field(
+        "f1", description="Validation metric that picks the best checkpoint and stops training; none: keep the last"
     )
     early_stopping_patience: int = Field(3, ge=0, description="Evaluations without improvement before stopping; 0: never")
     save_steps: int = Field(50, ge=1, description="Checkpoint every N steps (must be a multiple of eval_steps)")
@@ -101,20 +101,24 @@ class ScratchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     out: Path = Field(description="Folder for the model and tokenizer")
-    kb: Path | None = Field(None, description="Knowledge base whose vocabulary the tokenizer also learns")
+    kb: Path | None = Field(
+        None,
+        description="Opt-in: the tokenizer also learns this KB's words; they never occur in the general text, so "
+        "their embeddings start untrained and LoRA learns facts about them far worse (docs/decisions/0006)",
+    )
     groups: list[str] = Field(["public"], description="Access groups of the KB documents the tokenizer reads")
     general_text: Path | None = Field(None, description="Folder of .txt pre-training text; default: the shipped corpus")
-    vocab_size: int = Field(4096, ge=300, description="BPE vocabulary size")
-    hidden_size: int = Field(192, ge=16, description="Model width")
+    vocab_size: int = Field(2048, ge=300, description="BPE vocabulary size")
+    hidden_size: int = Field(128, ge=16, description="Model width")
     layers: int = Field(4, ge=1, description="Transformer blocks")
     heads: int = Field(4, ge=1, description="Attention heads")
-    intermediate_size: int = Field(512, ge=16, description="MLP width")
+    intermediate_size: int = Field(384, ge=16, description="MLP width")
     max_length: int = Field(256, ge=32, description="Context length used in pre-training")
     instruct: bool = Field(True, description="Also train on offline questions about the general text (chat format)")
-    epochs: float = Field(30.0, gt=0, description="Passes over the pre-training text")
+    epochs: float = Field(40.0, gt=0, description="Passes over the pre-training text")
     max_steps: int = Field(-1, description="Optimizer steps; > 0 overrides epochs")
     batch_size: int = Field(8, ge=1, description="Sequences per step")
-    learning_rate: float = Field(3e-3, gt=0, description="Peak learning rate")
+    learning_rate: float = Field(6e-3, gt=0, description="Peak learning rate")
     seed: int = Field(0, description="Seed")
 
 

@@ -51,7 +51,7 @@ def load_corpus(kb: Path, groups: list[str]) -> Corpus:
             # Chunk ids are "<doc id>#<n>" (tailor.kb.chunking).
             found = store.get_chunks([f"{doc.id}#{i}" for i in range(doc.n_chunks)])
             chunks = [found[f"{doc.id}#{i}"][0] for i in range(doc.n_chunks)]
-            docs[doc.id] = SourceDoc(doc.id, doc.title, chunks)
+            docs[doc.id] = SourceDoc(doc.id, doc.title, doc.source, chunks)
         return Corpus(uri=str(kb), version=store.version(), groups=tuple(groups), docs=docs)
     finally:
         store.close()
@@ -142,6 +142,11 @@ def assign_splits(items: list[QAItem], split: dict[str, set[str]], report: Build
 def build_dataset(config: DataConfig) -> dict[str, Any]:
     """Build the dataset folder described by `config`; returns its card."""
     started = time.time()
+    writer_spec = config.generator if config.generator and config.generator != "none" else None
+    if config.format == "cpt" and config.qa_file:
+        raise ValueError("format cpt trains on the raw chunk text; it takes no qa_file")
+    if config.paraphrases and not writer_spec:
+        raise ValueError("paraphrases are written by the generator; set one (e.g. offline)")
     corpus = load_corpus(config.kb, config.groups)
     if not corpus.docs:
         raise ValueError(f"no documents in {config.kb} are visible to groups {config.groups}")
@@ -152,7 +157,7 @@ def build_dataset(config: DataConfig) -> dict[str, Any]:
         seen: set[str] = set()
         found = read_qa_file(config.qa_file, corpus, report) if config.qa_file else []
         seen.update(normalize_answer(item.question) for item in found)
-        writer = make_writer(config.generator) if config.generator and config.generator != "none" else None
+        writer = make_writer(writer_spec) if writer_spec else None
         if writer is not None:
             report.writer.writer = writer.name
             found += synthesize(corpus, writer, config.questions_per_chunk, report, seen)

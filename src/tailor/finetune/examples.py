@@ -16,13 +16,14 @@ from tailor.evaluate.metrics import normalize_answer
 from tailor.finetune import formats
 from tailor.finetune.config import DataConfig
 from tailor.generate.sentences import split_sentences
-from tailor.records import Chunk
+from tailor.records import Chunk, Hit
 
 
 @dataclass
 class SourceDoc:
     id: str
     title: str
+    source: str
     chunks: list[Chunk]
 
 
@@ -130,9 +131,10 @@ def raft_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
         if kept:
             context.append(oracle)
         rng.shuffle(context)
-        passages = [(corpus.docs[c.doc_id].title, c.text) for c in context]
-        quote = supporting_sentence(oracle.text, item)
-        row = _question_row(item, formats.raft_prompt(item.question, passages), formats.raft_completion(quote, item.answers[0]))
+        hits = [Hit(c, 0.0, corpus.docs[c.doc_id].title, corpus.docs[c.doc_id].source) for c in context]
+        block = context.index(oracle) + 1 if kept else None
+        completion = formats.raft_completion(supporting_sentence(oracle.text, item), item.answers[0], block)
+        row = _question_row(item, formats.raft_prompt(item.question, hits), completion)
         rows.append({**row, "oracle_in_context": kept, "context_ids": [c.id for c in context]})
     rng.shuffle(rows)
     return rows

@@ -1,45 +1,49 @@
 """How a training example looks to the model: the prompts and completions of each data format.
 
-Training, evaluation during training and the `finetuned`/`hybrid` answer strategies all build
-their prompts here, so an adapter is always asked questions the way it was taught them.
+Prompts are rendered by the answering layer's `PromptBuilder` from the templates the `finetuned` and
+`hybrid` strategies use (templates/*.jinja), so an adapter is trained on exactly the messages it is
+asked at inference: a system message, then a user message.
 
-closed book (format `qa`)
-    user: the question                          assistant: the answer
-RAFT (format `raft`, Zhang et al. 2024)
-    user: numbered documents, then the question  assistant: a quote from the oracle document, then a
-                                                 final line "Answer: <answer>"
-continued pre-training (format `cpt`)
-    plain text: "<title>\n\n<chunk text>", trained on every token
+    qa    (strategy finetuned)  user: the question              assistant: the answer
+    raft  (strategy hybrid)     user: numbered documents and    assistant: 'Quote [n]: "<sentence of
+                                the question (Zhang et al.       the oracle>"' then a last line
+                                2024)                            'Answer: <answer> [n]'
+    cpt                         plain text "<title>\\n\\n<chunk>", trained on every token
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from tailor.generate.base import Message
+from tailor.generate.prompts import PromptBuilder
+from tailor.records import Hit
 
+TEMPLATES = Path(__file__).with_name("templates")
+FINETUNED_TEMPLATE = str(TEMPLATES / "finetuned.jinja")
+HYBRID_TEMPLATE = str(TEMPLATES / "hybrid.jinja")
 ANSWER_PREFIX = "Answer:"
-RAFT_INSTRUCTION = (
-    "Answer the question using the documents above. Quote the sentence that supports the answer, "
-    f"then give the answer on a last line that starts with '{ANSWER_PREFIX}'."
-)
 
 
 def closed_book_prompt(question: str) -> list[Message]:
     """The question alone: the adapter must know the answer."""
-    return [{"role": "user", "content": question.strip()}]
+    return PromptBuilder(FINETUNED_TEMPLATE).build(question, []).messages
 
 
-def raft_prompt(question: str, passages: Sequence[tuple[str, str]]) -> list[Message]:
-    """Numbered (title, text) passages, the question, and the instruction to quote and answer."""
-    blocks = [f"[{i}] {title}\n{text.strip()}" for i, (title, text) in enumerate(passages, start=1)]
-    body = "\n\n".join(blocks) if blocks else "(no documents)"
-    return [{"role": "user", "content": f"Documents:\n\n{body}\n\nQuestion: {question.strip()}\n\n{RAFT_INSTRUCTION}"}]
+def raft_prompt(question: str, hits: Sequence[Hit]) -> list[Message]:
+    """Numbered documents (the hits, in order) and the question."""
+    return PromptBuilder(HYBRID_TEMPLATE).build(question, list(hits)).messages
 
 
-def raft_completion(quote: str, answer: str) -> str:
-    """The chain of thought RAFT trains on: a verbatim quote, then the final answer line."""
-    return f'Quote: "{quote.strip()}"\n{ANSWER_PREFIX} {answer.strip()}'
+def raft_completion(quote: str, answer: str, block: int | None) -> str:
+    """The chain of thought RAFT trains on: a verbatim quote, then the final answer line.
+
+    `block` is the oracle's document number, or None when the oracle was left out of the context:
+    then the answer comes from memory and cites nothing.
+    """
+    cite = f" [{block}]" if block else ""
+    return f'Quote{cite}: "{quote.strip()}"\n{ANSWER_PREFIX} {answer.strip()}{cite}'
 
 
 def cpt_text(title: str, text: str) -> str:
@@ -51,7 +55,10 @@ def assistant(content: str) -> list[Message]:
 
 
 def final_answer(text: str) -> str:
-    """The answer inside a completion: the text after the last 'Answer:', else the first non-empty line."""
+    """The answer in a completion: after the last 'Answer:' (else the first line), [n] markers removed."""
     if ANSWER_PREFIX in text:
         text = text.rsplit(ANSWER_PREFIX, 1)[1]
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    while line.endswith("]") and "[" in line and line[line.rindex("[") + 1 : -1].isdigit():
+        line = line[: line.rindex("[")].rstrip()
+    return line

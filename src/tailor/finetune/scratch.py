@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,13 @@ from typing import Any
 import torch
 from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, PrinterCallback
+from transformers import (
+    GenerationConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+    PrinterCallback,
+)
 from trl import SFTConfig, SFTTrainer
 
 from tailor.finetune.config import ScratchConfig
@@ -39,9 +46,9 @@ LABEL = "from-scratch demonstration model"
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>"]
 # Each turn is "<|role|>\ncontent\n"; assistant turns end with </s> so the model learns to stop.
 CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}"
-    "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+    "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\\n' + m['content'] }}"
+    "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}{{ '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
 )
 
 
@@ -126,29 +133,30 @@ def build_scratch_model(config: ScratchConfig) -> dict[str, Any]:
     tokenizer = train_tokenizer([body for _, body in docs] + kb_texts, config.vocab_size)
     model = build_model(config, tokenizer)
     rows = pretraining_rows(docs, tokenizer, config.instruct)
-    args = SFTConfig(
-        output_dir=str(Path(config.out) / ".pretraining"),
-        seed=config.seed,
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.05,
-        max_length=config.max_length,
-        packing=True,
-        packing_strategy="wrapped",  # pre-training style: fixed blocks, documents cut across blocks
-        gradient_checkpointing=False,
-        bf16=False,
-        logging_steps=10,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-    trainer.remove_callback(PrinterCallback)
-    output = trainer.train()
+    with tempfile.TemporaryDirectory() as workdir:  # nothing is checkpointed; the trainer still wants a folder
+        args = SFTConfig(
+            output_dir=workdir,
+            seed=config.seed,
+            num_train_epochs=config.epochs,
+            max_steps=config.max_steps,
+            per_device_train_batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            lr_scheduler_type="cosine",
+            warmup_steps=0.05,
+            max_length=config.max_length,
+            packing=True,
+            packing_strategy="wrapped",  # pre-training style: fixed blocks, documents cut across blocks
+            activation_checkpointing=False,
+            bf16=False,
+            logging_steps=10,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_pin_memory=torch.cuda.is_available(),
+        )
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+        trainer.remove_callback(PrinterCallback)
+        output = trainer.train()
     out = Path(config.out)
     trainer.model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -158,7 +166,8 @@ def build_scratch_model(config: ScratchConfig) -> dict[str, Any]:
         "parameters": sum(p.numel() for p in model.parameters()),
         "general_text": {"documents": len(docs), "sha256": general_hash, "rows": len(rows)},
         "tokenizer_kb": kb_info,
-        "final_train_loss": output.training_loss,
+        "mean_train_loss": output.training_loss,
+        "last_logged_loss": next((e["loss"] for e in reversed(trainer.state.log_history) if "loss" in e), None),
         "steps": trainer.state.global_step,
         "seconds": round(time.time() - started, 1),
         "config": config.model_dump(mode="json"),
@@ -169,15 +178,21 @@ def build_scratch_model(config: ScratchConfig) -> dict[str, Any]:
 
 
 def _model_card(facts: dict[str, Any]) -> str:
+    kb = facts["tokenizer_kb"]
+    vocabulary = (
+        f"Its tokenizer also learned the words (not the facts) of the knowledge base {kb['uri']} "
+        f"(version {kb['version']}, groups {', '.join(kb['groups'])})."
+        if kb
+        else "Its tokenizer was learned from the same general text."
+    )
     return f"""# Tailor {LABEL}
 
 **This is a {LABEL}, not a real language model.** It has {facts['parameters']:,} parameters and was
 pre-trained by `tailor base-model scratch` on {facts['general_text']['documents']} short documents of
 general English prose (no facts of any organisation), so that Tailor's demo and tests can fine-tune
-and compare RAG and LoRA without downloading a model. Its tokenizer also learned the vocabulary of a
-knowledge base ({facts['tokenizer_kb']}), which teaches it words, not facts.
+and compare RAG and LoRA without downloading a model. {vocabulary}
 
-Expect it to write fluent-looking but shallow English; use a real base model for real work.
+Expect fluent-looking but shallow English; use a real base model for real work.
 """
 
 

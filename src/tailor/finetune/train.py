@@ -111,6 +111,7 @@ def load_splits(folder: Path) -> dict[str, Dataset]:
 def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool) -> SFTConfig:
     bf16 = config.bf16 if config.bf16 is not None else torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     metric = config.early_stopping_metric
+    select = validate and metric != "none"  # keep the best checkpoint by `metric`, not the last one
     return SFTConfig(
         output_dir=str(run_dir),
         seed=config.seed,
@@ -127,7 +128,7 @@ def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool) -> SFTConf
         max_length=config.max_length,
         packing=config.packing,
         completion_only_loss=config.completion_only_loss,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,
         bf16=bf16,
         model_init_kwargs={"dtype": "bfloat16" if bf16 else "float32", "attn_implementation": config.attn_implementation},
         logging_steps=config.logging_steps,
@@ -136,8 +137,8 @@ def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool) -> SFTConf
         save_total_limit=config.save_total_limit,
         eval_strategy="steps" if validate else "no",
         eval_steps=config.eval_steps,
-        load_best_model_at_end=validate,
-        metric_for_best_model=f"eval_{metric}" if validate else None,
+        load_best_model_at_end=select,
+        metric_for_best_model=f"eval_{metric}" if select else None,
         greater_is_better=metric != "loss",
         restore_callback_states_from_checkpoint=True,
         include_num_input_tokens_seen="non_padding",
@@ -157,7 +158,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
     splits = load_splits(config.dataset)
     validation = splits.get("validation")
     generation_eval = validation is not None and {"prompt", "answers"} <= set(validation.column_names)
-    if validation is not None and config.early_stopping_metric != "loss" and not generation_eval:
+    if validation is not None and config.early_stopping_metric in ("f1", "exact_match") and not generation_eval:
         raise ValueError(f"{card['format']} data has no questions to answer: set early_stopping_metric: loss")
 
     peft_config, quantization = METHODS[config.method](config)
@@ -169,12 +170,14 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
         peft_config=peft_config,
         quantization_config=quantization,
     )
+    if len(trainer.train_dataset) == 0:
+        raise ValueError(f"no training example fits in max_length={config.max_length} tokens; raise max_length")
     generation = None
     if generation_eval:
         rows = validation.select_columns(["question", "prompt", "answers"]).to_list()
         generation = GenerationEvalCallback(trainer, rows, config.eval_max_new_tokens, limit=config.eval_samples)
         trainer.add_callback(generation)  # before early stopping, which reads the scores it adds
-    if validation is not None and config.early_stopping_patience:
+    if validation is not None and config.early_stopping_metric != "none" and config.early_stopping_patience:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer.add_callback(JsonlMetricsCallback(run_dir / METRICS_LOG))
     trainer.remove_callback(PrinterCallback)
@@ -183,14 +186,16 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
         trainer.add_callback(RichProgressCallback())
 
     output = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.remove_callback(RichProgressCallback)  # it closes its display when training ends
 
     metrics: dict[str, Any] = {"train": {**output.metrics, "global_step": trainer.state.global_step}}
     if validation is not None:
         if generation is not None:
             generation.limit = None  # the final score covers every validation question
         metrics["validation"] = trainer.evaluate()
-        metrics["best"] = {"metric": trainer.args.metric_for_best_model, "value": trainer.state.best_metric,
-                           "checkpoint_step": trainer.state.best_global_step}
+        if trainer.args.metric_for_best_model:
+            metrics["best"] = {"metric": trainer.args.metric_for_best_model, "value": trainer.state.best_metric,
+                               "checkpoint_step": trainer.state.best_global_step}
     final = run_dir / "final"
     trainer.save_model(str(final))
     entry = None

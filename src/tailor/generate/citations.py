@@ -10,7 +10,13 @@ from functools import cached_property
 
 import numpy as np
 
-from tailor.generate.sentences import content_terms, idf_weights, split_sentences, weighted_recall
+from tailor.generate.sentences import (
+    content_terms,
+    idf_weights,
+    split_sentences,
+    unseen_weight,
+    weighted_recall,
+)
 from tailor.kb.embedding import Embedder
 from tailor.records import Citation, Hit
 
@@ -65,6 +71,8 @@ def answer_sentences(text: str) -> list[str]:
 
 @dataclass
 class CheckedAnswer:
+    """Citations of the valid markers, the block numbers dropped, and the sentences left unsupported."""
+
     citations: list[Citation] = field(default_factory=list)
     dropped_markers: list[int] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
@@ -145,7 +153,8 @@ class CitationChecker:
         passage_terms = [content_terms(p) for p in passages]
         idf = idf_weights(passage_terms)
         claim_terms = content_terms(claim)
-        lexical = np.array([weighted_recall(claim_terms, terms, idf, unseen=2.0) for terms in passage_terms])
+        unseen = unseen_weight(len(passages))
+        lexical = np.array([weighted_recall(claim_terms, terms, idf, unseen) for terms in passage_terms])
         vectors = self.embedder.embed_documents([claim, *passages])
         cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
         support = 0.5 * lexical + 0.5 * cosine

@@ -1,11 +1,15 @@
 """The extractive reader: the offline default. No LLM; it quotes the retrieved sentence(s) that best
-answer the question, with exact document spans, and abstains when no sentence is convincing.
+answer the question, with exact document spans, and abstains when it is probably wrong.
 
-Each candidate sentence (from the top hits) gets four features: embedding cosine with the question,
-IDF-weighted recall of the question's stemmed terms in the sentence, the same recall over the
-sentence with its neighbours, and the reciprocal rank of its hit. A logistic model over them, fit on
-one half of SQuAD v2 (docs/decisions/0005-extractive-reader.md), ranks the sentences and its
-probability for the best one is the confidence that the answer is there at all.
+Two small linear models, both fit on the calibration half of SQuAD v2 (articles 0-7) by
+`benchmarks/squad_extractive.py --calibrate` (docs/decisions/0005-extractive-reader.md):
+
+- ranking: every sentence of the top hits is scored from its IDF-weighted recall of the question's
+  stemmed terms, the same recall over the sentence and its neighbours, the reciprocal rank of its
+  hit, and its embedding cosine with the question (a conditional logit: softmax over sentences);
+- confidence: the best sentence's probability of holding the answer, from its cosine and recall
+  and three mismatch flags (a negated question, a number or a name of the question missing from
+  the passage). Below `abstain_below` the reader says it does not know.
 """
 
 from __future__ import annotations
@@ -15,33 +19,48 @@ import re
 from collections import OrderedDict
 from collections.abc import Generator as PyGenerator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from tailor.generate.prompts import Prompt
 from tailor.generate.readers import Reading
-from tailor.generate.sentences import content_terms, idf_weights, split_sentences, weighted_recall
+from tailor.generate.sentences import (
+    content_terms,
+    idf_weights,
+    split_sentences,
+    unseen_weight,
+    weighted_recall,
+)
 from tailor.kb.embedding import Embedder
 from tailor.records import Citation, Hit
 
 ABSTAIN_TEXT = "I don't know: the knowledge base does not seem to contain the answer."
-# Fit on SQuAD v2 articles 0-7 (calibration half); see the decision record for how and for the numbers.
-WEIGHTS = {"cosine": 4.0, "recall": 3.0, "context": 1.0, "rank": 1.0}
-BIAS = -4.0
-ABSTAIN_BELOW = 0.5
+RANKING = {"recall": 3.51, "context": 2.16, "rank": 2.11, "cosine": 2.5}
+CONFIDENCE = {
+    "bias": -3.04,
+    "cosine": 2.92,
+    "recall": 1.17,
+    "negation": -2.07,
+    "number": -0.86,
+    "name": -0.37,
+}
+ABSTAIN_BELOW = 0.28  # maximises sentence accuracy + abstention F1 on the calibration half
+_NEGATION = re.compile(r"\b(not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
+_NUMBER = re.compile(r"\d+")
+_NAME = re.compile(r"\b[A-Z][\w-]+")
 _PIECE = re.compile(r"\S+\s*")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Candidate:
-    """A sentence of a hit: block number, span in the chunk, and its features and score."""
+    """A sentence of a hit: its block number, span in the chunk, features and ranking score."""
 
     block: int
     hit: Hit
     start: int
     end: int
-    features: dict[str, float]
+    features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
 
     @property
@@ -51,7 +70,7 @@ class Candidate:
 
 @dataclass
 class Extract:
-    """What the reader found: the chosen candidates (best first), or none and `abstained`."""
+    """The chosen sentences (best first) and the confidence that the first one answers the question."""
 
     chosen: list[Candidate]
     confidence: float
@@ -59,9 +78,7 @@ class Extract:
 
     @property
     def text(self) -> str:
-        if self.abstained:
-            return ABSTAIN_TEXT
-        return " ".join(f"{c.text} [{c.block}]" for c in self.chosen)
+        return ABSTAIN_TEXT if self.abstained else " ".join(f"{c.text} [{c.block}]" for c in self.chosen)
 
     def citations(self) -> list[Citation]:
         return [
@@ -76,10 +93,29 @@ class Extract:
                 quote=c.text,
                 page=c.hit.chunk.page,
                 sentence=i,
-                support=c.score,
             )
             for i, c in enumerate(self.chosen)
         ]
+
+
+def confidence_features(question: str, best: Candidate) -> dict[str, float]:
+    """What the confidence model reads: the best sentence's cosine and recall, and mismatch flags."""
+    passage = best.hit.chunk.text.lower()
+    names = _NAME.findall(question)[1:]  # the first capital starts the question
+    return {
+        "cosine": best.features["cosine"],
+        "recall": best.features["recall"],
+        "negation": float(bool(_NEGATION.search(question)) and not _NEGATION.search(best.text)),
+        "number": float(any(n not in passage for n in _NUMBER.findall(question))),
+        "name": float(any(n.lower() not in passage for n in names)),
+    }
+
+
+def confidence(question: str, best: Candidate) -> float:
+    """Probability that the best-ranked sentence holds the answer (logistic, fit on SQuAD v2)."""
+    features = confidence_features(question, best)
+    z = CONFIDENCE["bias"] + sum(CONFIDENCE[name] * value for name, value in features.items())
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 class ExtractiveReader:
@@ -92,7 +128,7 @@ class ExtractiveReader:
         embedder: Embedder,
         abstain_below: float = ABSTAIN_BELOW,
         max_chunks: int = 5,
-        max_candidates: int = 16,
+        max_candidates: int = 8,
         max_sentences: int = 1,
         min_words: int = 3,
         cache_size: int = 50_000,
@@ -111,11 +147,10 @@ class ExtractiveReader:
         candidates = self.candidates(question, hits)
         if not candidates:
             return Extract([], 0.0, abstained=True)
-        best = candidates[0].score
-        if best < self.abstain_below:
-            return Extract([], best, abstained=True)
-        chosen = [c for c in candidates[: self.max_sentences] if c.score >= self.abstain_below]
-        return Extract(chosen, best, abstained=False)
+        sure = confidence(question, candidates[0])
+        if sure < self.abstain_below:
+            return Extract([], sure, abstained=True)
+        return Extract(candidates[: self.max_sentences], sure, abstained=False)
 
     def read(self, question: str, prompt: Prompt) -> Reading:
         return self._reading(self.extract(question, prompt.hits))
@@ -131,46 +166,44 @@ class ExtractiveReader:
         return Reading(text=extract.text, citations=extract.citations(), abstained=extract.abstained)
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
-        """Scored candidate sentences, best first (at most `max_candidates` are embedded and scored)."""
+        """Ranked candidate sentences, best first; only the `max_candidates` best by words are embedded."""
         pool = self._pool(hits[: self.max_chunks])
         if not pool:
             return []
         question_terms = content_terms(question)
-        idf = idf_weights(terms for *_, terms, _ in pool)
-        unseen = math.log(1.0 + (len(pool) + 1) / 0.5)
-        scored = []
-        for block, hit, start, end, terms, context in pool:
-            features = {
-                "recall": weighted_recall(question_terms, terms, idf, unseen),
-                "context": weighted_recall(question_terms, context, idf, unseen),
-                "rank": 1.0 / block,
-            }
-            scored.append(Candidate(block, hit, start, end, features))
-        scored.sort(key=lambda c: -(c.features["recall"] + 0.5 * c.features["context"] + 0.1 * c.features["rank"]))
-        scored = scored[: self.max_candidates]
-        cosines = self._vectors_for([c.text for c in scored]) @ self.embedder.embed_query(question)
-        ranked = [
-            Candidate(c.block, c.hit, c.start, c.end, {**c.features, "cosine": float(cos)}) for c, cos in zip(scored, cosines, strict=True)
-        ]
-        ranked = [
-            Candidate(c.block, c.hit, c.start, c.end, c.features, _probability(c.features)) for c in ranked
-        ]
-        return sorted(ranked, key=lambda c: -c.score)
+        idf = idf_weights(terms for _, terms, _ in pool)
+        unseen = unseen_weight(len(pool))
+        for candidate, terms, context in pool:
+            candidate.features["recall"] = weighted_recall(question_terms, terms, idf, unseen)
+            candidate.features["context"] = weighted_recall(question_terms, context, idf, unseen)
+            candidate.features["rank"] = 1.0 / candidate.block
+        shortlist = sorted((c for c, _, _ in pool), key=lambda c: -self._lexical(c))[: self.max_candidates]
+        cosines = self._vectors_for([c.text for c in shortlist]) @ self.embedder.embed_query(question)
+        for candidate, cosine in zip(shortlist, cosines, strict=True):
+            candidate.features["cosine"] = float(cosine)
+            candidate.score = sum(weight * candidate.features[name] for name, weight in RANKING.items())
+        return sorted(shortlist, key=lambda c: -c.score)
 
-    def _pool(self, hits: Sequence[Hit]) -> list[tuple[int, Hit, int, int, list[str], list[str]]]:
+    @staticmethod
+    def _lexical(candidate: Candidate) -> float:
+        """The ranking score without its embedding term: what decides which sentences get embedded."""
+        return sum(w * candidate.features[name] for name, w in RANKING.items() if name != "cosine")
+
+    def _pool(self, hits: Sequence[Hit]) -> list[tuple[Candidate, list[str], list[str]]]:
         """Every sentence of the hits worth reading, once (overlapping chunks repeat sentences)."""
         pool = []
         seen: set[tuple[str, int, int]] = set()
         for block, hit in enumerate(hits, start=1):
-            spans = split_sentences(hit.chunk.text)
-            terms = [content_terms(hit.chunk.text[a:b]) for a, b in spans]
+            text = hit.chunk.text
+            spans = split_sentences(text)
+            terms = [content_terms(text[a:b]) for a, b in spans]
             for i, (start, end) in enumerate(spans):
                 key = (hit.chunk.doc_id, hit.chunk.start + start, hit.chunk.start + end)
-                if key in seen or len(hit.chunk.text[start:end].split()) < self.min_words:
+                if key in seen or len(text[start:end].split()) < self.min_words:
                     continue
                 seen.add(key)
                 context = [t for j in range(max(0, i - 1), min(len(spans), i + 2)) for t in terms[j]]
-                pool.append((block, hit, start, end, terms[i], context))
+                pool.append((Candidate(block, hit, start, end), terms[i], context))
         return pool
 
     def _vectors_for(self, texts: list[str]) -> np.ndarray:
@@ -183,8 +216,3 @@ class ExtractiveReader:
         while len(self._vectors) > self._cache_size:
             self._vectors.popitem(last=False)
         return np.stack([self._vectors[t] for t in texts])
-
-
-def _probability(features: dict[str, float]) -> float:
-    z = BIAS + sum(WEIGHTS[name] * features[name] for name in WEIGHTS)
-    return 1.0 / (1.0 + math.exp(-z))

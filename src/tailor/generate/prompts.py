@@ -96,5 +96,8 @@ class PromptBuilder:
             for n, hit in enumerate(hits, start=1)
         ]
         user = self._render("user", {"question": neutralise(question), "blocks": blocks})
-        messages: list[Message] = [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+        messages: list[Message] = [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": user},
+        ]
         return Prompt(messages=messages, hits=list(hits))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -70,9 +71,15 @@ def _stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+def _fold(text: str) -> str:
+    """Lower case without accents: "Céloron" and "Celoron" are one term."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def content_terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words of `text` without stopwords, in order (repeats kept)."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    """Lower-cased, accent-folded, stemmed words of `text` without stopwords, in order (repeats kept)."""
+    return [_stem(w) for w in _WORD.findall(_fold(text)) if w not in STOPWORDS]
 
 
 def idf_weights(term_sets: Iterable[Iterable[str]]) -> dict[str, float]:
@@ -85,7 +92,14 @@ def idf_weights(term_sets: Iterable[Iterable[str]]) -> dict[str, float]:
     return {term: math.log(1.0 + (n + 1) / (count + 0.5)) for term, count in df.items()}
 
 
-def weighted_recall(query: Sequence[str], passage: Iterable[str], idf: dict[str, float], unseen: float) -> float:
+def unseen_weight(n: int) -> float:
+    """The IDF `idf_weights` would give a term found in none of `n` term sets."""
+    return math.log(1.0 + (n + 1) / 0.5)
+
+
+def weighted_recall(
+    query: Sequence[str], passage: Iterable[str], idf: dict[str, float], unseen: float
+) -> float:
     """IDF-weighted share of the query's distinct terms that occur in the passage (0..1)."""
     wanted = set(query)
     if not wanted:

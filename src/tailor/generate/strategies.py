@@ -33,12 +33,16 @@ class AskConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: str = Field("rag", description="Key in STRATEGIES (`tailor strategies` lists them)")
-    generator: str = Field("extractive", description="extractive | hf:<id-or-path> | openai:<base_url>#<model>")
+    generator: str = Field(
+        "extractive", description="extractive | hf:<id-or-path> | openai:<base_url>#<model>"
+    )
     adapter: str | None = Field(None, description="LoRA adapter folder loaded onto an hf: model")
     model: str | None = Field(None, description="Model name for an openai: generator without #<model>")
     top_k: int = Field(5, ge=1, description="Context blocks retrieved: more raises recall and prompt length")
     mode: Literal["dense", "bm25", "hybrid"] | None = Field(None, description="Search mode; None: the KB's")
-    template: str | None = Field(None, description="Prompt template name or .jinja path; None: the strategy's")
+    template: str | None = Field(
+        None, description="Prompt template name or .jinja path; None: the strategy's"
+    )
     max_new_tokens: int = Field(256, ge=1, description="Longest LLM answer, in tokens")
     temperature: float = Field(0.0, ge=0, description="0 decodes greedily (reproducible answers)")
     abstain_below: float = Field(ABSTAIN_BELOW, ge=0, le=1, description="Extractive: confidence to answer")
@@ -142,8 +146,12 @@ class StrategySpec:
 
 
 STRATEGIES: dict[str, StrategySpec] = {
-    "closed_book": StrategySpec("The generator alone, no retrieval: what the model knows.", "closed_book", False),
-    "rag": StrategySpec("Retrieve top-k chunks for the caller's groups; answer from them with [n] citations.", "rag", True),
+    "closed_book": StrategySpec(
+        "The generator alone, no retrieval: what the model knows.", "closed_book", False
+    ),
+    "rag": StrategySpec(
+        "Retrieve top-k chunks for the caller's groups; answer from them with [n] citations.", "rag", True
+    ),
 }
 
 

@@ -19,16 +19,42 @@ from tailor.records import Document, SearchResult
 
 DEFAULT_GROUPS = ("public",)
 
-# Store backends by URI scheme; a plain path is the embedded local store.
-STORES: dict[str, Callable[[str], Store]] = {"": lambda uri: LocalStore(Path(uri))}
+
+def _milvus(uri: str) -> Store:
+    from tailor.kb.milvus_store import MilvusStore  # pymilvus is the optional `milvus` extra
+
+    return MilvusStore(uri)
+
+
+# Store backends by URI scheme; a plain path is the embedded local store, unless its suffix names a
+# backend in PATH_SCHEMES (a `.db` path is a Milvus Lite database).
+STORES: dict[str, Callable[[str], Store]] = {
+    "": lambda uri: LocalStore(Path(uri)),
+    "milvus": _milvus,
+    "milvus-lite": _milvus,
+}
+PATH_SCHEMES = {".db": "milvus-lite"}
+
+
+def canonical_uri(uri: str | Path) -> str:
+    """`milvus:/host` (what `Path("milvus://host")` makes of a URI, e.g. from `--kb`) back to `milvus://host`."""
+    text = str(uri)
+    scheme, sep, rest = text.partition(":/")
+    return f"{scheme}://{rest}" if sep and scheme and scheme in STORES and not rest.startswith("/") else text
+
+
+def store_scheme(uri: str) -> str:
+    if "://" in uri:
+        return uri.split("://", 1)[0]
+    return PATH_SCHEMES.get(Path(uri.partition("?")[0]).suffix, "")
 
 
 def open_store(uri: str) -> Store:
-    scheme = uri.split("://", 1)[0] if "://" in uri else ""
-    try:
-        return STORES[scheme](uri)
-    except KeyError:
-        raise ValueError(f"no store backend for {scheme}:// (known: {sorted(s for s in STORES if s)})") from None
+    uri = canonical_uri(uri)
+    scheme = store_scheme(uri)
+    if scheme not in STORES:  # checked apart from the call: a KeyError inside a backend is its own error
+        raise ValueError(f"no store backend for {scheme}:// (known: {sorted(s for s in STORES if s)})")
+    return STORES[scheme](uri)
 
 
 class KnowledgeBase:
@@ -51,7 +77,7 @@ class KnowledgeBase:
     @classmethod
     def open(cls, uri: str | Path, config: KBConfig | None = None, embedder: Embedder | None = None) -> KnowledgeBase:
         """Open or create a knowledge base. The index settings of an existing one are kept."""
-        uri = str(uri)
+        uri = canonical_uri(uri)
         store = open_store(uri)
         stored = store.get_meta("index_config")
         config = config or KBConfig()

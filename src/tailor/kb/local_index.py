@@ -146,9 +146,10 @@ class LocalIndex:
         return [ChunkMatch(self.chunk_ids[p], float(s)) for p, s in zip(positions[0], scores[0], strict=True) if p >= 0]
 
     def text(self, query: str, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
-        if self.bm25 is None:
+        tokens = bm25_tokenize([query])[0]
+        if self.bm25 is None or not tokens:  # an empty index, or a query of stopwords only
             return []
-        scores = self.bm25.get_scores(bm25_tokenize([query])[0])
+        scores = self.bm25.get_scores(tokens)
         mask = self.mask(search_filter)
         # BM25 scores of zero mean no query term matched: such chunks are not hits.
         matched = scores > 0 if mask is None else mask & (scores > 0)
