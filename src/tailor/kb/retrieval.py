@@ -32,6 +32,8 @@ class Retriever:
         mode = mode or self.config.mode
         if mode not in ("dense", "bm25", "hybrid"):
             raise ValueError(f"unknown search mode {mode!r}: use dense, bm25 or hybrid")
+        if mode != "bm25":
+            _ = self.embedder.dim  # loads the model on first use: loading is not query latency
         started = time.perf_counter()
         timings: dict[str, float] = {}
         names = ["dense", "bm25"] if mode == "hybrid" else [mode]
