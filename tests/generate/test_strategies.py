@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers.openai_server import ServerControl, create_app, serve
 from tailor.generate.base import GeneratorError
 from tailor.generate.hf import HFGenerator
 from tailor.generate.prompts import PromptBuilder
-from tailor.generate.strategies import STRATEGIES, AskConfig, StrategySpec, make_strategy
+from tailor.generate.strategies import STRATEGIES, AskConfig, QueryMemoEmbedder, StrategySpec, make_strategy
 from tailor.kb.knowledge_base import KnowledgeBase
 from tailor.records import Document
 
@@ -173,3 +174,17 @@ def test_ask_config_from_yaml(tmp_path: Path):
     path.write_text("ask:\n  top_kk: 3\n")
     with pytest.raises(ValueError, match="top_kk"):
         AskConfig.from_file(path)
+
+
+def test_a_question_is_embedded_once_per_ask(kb, embedder):
+    first, second = make_strategy(AskConfig(), kb), make_strategy(AskConfig(), kb)
+    memo = kb.retriever.embedder
+    assert isinstance(memo, QueryMemoEmbedder) and memo.inner is embedder  # wrapped once, shared
+    assert first.reader.embedder is memo and second.reader.embedder is memo
+    memo.clear()
+    first.answer("What is the mileage rate for a private car?", PUBLIC)
+    assert memo.embed_query.cache_info().misses == 1 and memo.embed_query.cache_info().hits >= 1
+    vector = memo.embed_query("What is the mileage rate for a private car?")
+    assert not vector.flags.writeable and np.array_equal(
+        vector, embedder.embed_query("What is the mileage rate for a private car?")
+    )

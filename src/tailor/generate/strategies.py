@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable, Sequence
 from collections.abc import Generator as PyGenerator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,10 +67,50 @@ class Strategy(Protocol):
     def stream(self, question: str, groups: Sequence[str]) -> PyGenerator[str, None, Answer]: ...
 
 
+class QueryMemoEmbedder:
+    """An embedder that remembers its recent query vectors (read-only), so that a question is embedded
+    once per ask although both the retriever and the reader compare it with text."""
+
+    def __init__(self, inner: Embedder, size: int = 256) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.embed_query = lru_cache(maxsize=size)(self._embed_query)
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def clear(self) -> None:
+        """Forget the remembered queries (the next ask of each question embeds it again)."""
+        self.embed_query.cache_clear()
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        vector = self.inner.embed_query(text).copy()
+        vector.setflags(write=False)
+        return vector
+
+    def embed_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        return self.inner.embed_documents(texts, show_progress=show_progress)
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        return self.inner.token_offsets(text)
+
+
 class KBRetriever:
-    """Top-k hits from a knowledge base, always searched as the caller's groups."""
+    """Top-k hits from a knowledge base, always searched as the caller's groups.
+
+    The knowledge base's retriever is given a `QueryMemoEmbedder` (once), shared as `embedder` with
+    the reader: the vectors are the same, only the second embedding of each question is saved.
+    """
 
     def __init__(self, kb: KnowledgeBase, top_k: int = 5, mode: str | None = None) -> None:
+        if not isinstance(kb.retriever.embedder, QueryMemoEmbedder):
+            kb.retriever.embedder = QueryMemoEmbedder(kb.retriever.embedder)
+        self.embedder: Embedder = kb.retriever.embedder
         self.kb = kb
         self.top_k = top_k
         self.mode = mode
@@ -192,8 +234,8 @@ def make_strategy(config: AskConfig, kb: KnowledgeBase | None = None) -> Strateg
         raise ValueError(f"strategy {config.strategy!r} retrieves: give it a knowledge base")
     if spec.needs_adapter and not config.adapter:
         raise ValueError(f"strategy {config.strategy!r} needs an adapter")
-    embedder = kb.embedder if kb is not None else make_embedder()
     retriever = KBRetriever(kb, config.top_k, config.mode) if spec.retrieves and kb is not None else None
+    embedder = retriever.embedder if retriever else kb.embedder if kb is not None else make_embedder()
     return PipelineStrategy(
         name=config.strategy,
         reader=make_reader(config, embedder),
