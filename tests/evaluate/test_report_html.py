@@ -1,0 +1,394 @@
+"""The compare report renderer: report.html and summary.md from a report.json dict."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from tailor.evaluate.report import ReportError, build_view, render_html, render_summary, write_report
+
+SAMPLE = Path(__file__).parent / "fixtures" / "report_sample.json"
+PAYLOAD = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+OPTIONAL_SECTIONS = ("freshness", "format", "forgetting", "leak", "judge")
+
+
+def load_sample() -> dict[str, Any]:
+    return json.loads(SAMPLE.read_text())
+
+
+def resolve(document: Any, pointer: str) -> Any:
+    """The value at a JSON pointer (RFC 6901)."""
+    for part in pointer.split("/")[1:]:
+        key = part.replace("~1", "/").replace("~0", "~")
+        document = document[int(key)] if isinstance(document, list) else document[key]
+    return document
+
+
+def arm_of(report: dict[str, Any], pointer: str) -> str:
+    """The arm a number belongs to, from where it sits in report.json."""
+    parts = pointer.split("/")[1:]
+    if parts[0] == "arms":
+        return report["arms"][int(parts[1])]["name"]
+    if parts[0] == "comparisons":
+        return report["comparisons"][int(parts[1])]["a"]
+    names = {arm["name"] for arm in report["arms"]}
+    return next(part for part in parts if part in names)
+
+
+def displayed_matches(text: str, value: float) -> bool:
+    """The displayed text is the value rounded to the digits shown (half a unit of the last digit)."""
+    shown = Decimal(text)
+    half_unit = Decimal(5).scaleb(shown.as_tuple().exponent - 1)
+    return abs(float(shown) - value) <= float(half_unit) + 1e-12
+
+
+def soup_of(report: dict[str, Any]) -> BeautifulSoup:
+    return BeautifulSoup(render_html(build_view(report)), "html.parser")
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict[str, Any]:
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def written(sample, tmp_path_factory) -> dict[str, Path]:
+    return write_report(sample, tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="module")
+def page(written) -> BeautifulSoup:
+    return BeautifulSoup(written["html"].read_text(encoding="utf-8"), "html.parser")
+
+
+def test_writes_report_html_and_summary_md_only(written):
+    assert set(written) == {"html", "summary"}
+    assert written["html"].name == "report.html" and written["summary"].name == "summary.md"
+    assert sorted(p.name for p in written["html"].parent.iterdir()) == ["report.html", "summary.md"]
+
+
+def test_every_printed_number_equals_report_json(page, sample):
+    numbers = page.select("[data-metric]")
+    assert len(numbers) > 300
+    for element in numbers:
+        source = element["data-source"]
+        expected = resolve(sample, source)
+        assert float(element["data-value"]) == expected, source
+        assert element["data-value"] == repr(expected), source
+        assert displayed_matches(element.get_text(), expected), (source, element.get_text(), expected)
+        if element.has_attr("data-arm"):
+            assert arm_of(sample, source) in element["data-arm"].split(" vs "), source
+        if element.has_attr("data-stage"):
+            assert element["data-stage"] in source.split("/"), source
+
+
+def test_every_recorded_number_is_printed(page, sample):
+    printed = {element["data-source"] for element in page.select("[data-source]")}
+    expected = {
+        f"/metrics/{arm}/{metric}/{stat}"
+        for arm, metrics in sample["metrics"].items()
+        for metric in metrics
+        for stat in ("mean", "low", "high", "n")
+    }
+    expected |= {
+        f"/latency/{arm}/{stage}/{stat}"
+        for arm, stages in sample["latency"].items()
+        for stage in stages
+        for stat in ("p50", "p95")
+    }
+    expected |= {f"/cost/{arm}/per_1000_queries" for arm in sample["cost"]}
+    expected |= {
+        f"/comparisons/{i}/{key}"
+        for i in range(len(sample["comparisons"]))
+        for key in ("diff", "low", "high", "p_value")
+    }
+    expected |= {f"/freshness/arms/{arm}/after/mean" for arm in sample["freshness"]["arms"]}
+    expected |= {f"/leak/arms/{arm}/leak_rate/mean" for arm in sample["leak"]["arms"]}
+    expected |= {f"/format/arms/{arm}/mean" for arm in sample["format"]["arms"]}
+    expected |= {f"/forgetting/arms/finetuned/{key}/mean" for key in ("perplexity_change", "domain_gain")}
+    expected |= {
+        f"/per_question/{i}/answers/{arm}/scores/{metric}"
+        for i, q in enumerate(sample["per_question"])
+        for arm, answer in q["answers"].items()
+        for metric in answer["scores"]
+    }
+    assert expected - printed == set()
+    # format_adherence and leak_rate are printed once, from their own sections
+    assert not any(
+        source.endswith(("/format_adherence/mean", "/leak_rate/mean")) and source.startswith("/metrics")
+        for source in printed
+    )
+
+
+def test_all_sections_and_charts_present(page):
+    for section in (
+        "verdict",
+        "arms",
+        "correctness",
+        "grounding",
+        "significance",
+        "freshness",
+        "latency",
+        "cost",
+        "format",
+        "forgetting",
+        "leak",
+        "questions",
+        "run",
+    ):
+        assert page.find(id=section), section
+    images = page.find_all("img")
+    assert len(images) == 5
+    for image in images:
+        assert image["alt"].strip()
+        assert image["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(image["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_page_is_self_contained(page):
+    assert page.find("script") is None
+    assert page.find("link") is None
+    for element in page.find_all(src=True):
+        assert element["src"].startswith("data:")
+    for element in page.find_all(href=True):
+        assert element["href"].startswith("#"), element["href"]
+    csp = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})
+    assert "default-src 'none'" in csp["content"]
+
+
+def test_verdict_lists_fired_rules_and_collapses_the_others(page, sample):
+    verdict = page.find(id="verdict")
+    rules = sample["recommendation"]["rules"]
+    assert sample["recommendation"]["headline"] in verdict.get_text()
+    fired = verdict.select_one(".rules-fired").get_text()
+    hidden = verdict.select_one("details.rules-not-fired")
+    assert hidden is not None and not hidden.has_attr("open")
+    for rule in rules:
+        assert rule["because"] in (fired if rule["fired"] else hidden.get_text())
+        assert rule["because"] not in (hidden.get_text() if rule["fired"] else fired)
+
+
+def test_every_arm_states_generator_and_model_and_skipped_arms_their_reason(page, sample):
+    rows = {row.th.get_text(): row.get_text() for row in page.find(id="arms").select("table tbody tr")}
+    for arm in sample["arms"]:
+        assert arm["generator"] in rows[arm["name"]] and arm["model"] in rows[arm["name"]]
+    skipped = page.select_one(".skipped").get_text()
+    assert "hybrid" in skipped and sample["arms"][4]["skip_reason"] in skipped
+    assert "hybrid" not in [th.get_text() for th in page.select("#correctness tbody th")]
+
+
+def test_cost_says_when_the_per_update_cost_is_estimated(page):
+    rows = {row.th.get_text(): row.get_text() for row in page.select("#cost table")[1].select("tbody tr")}
+    assert "estimated, not measured" in rows["finetuned"]
+    assert "measured" in rows["rag_extractive"] and "estimated" not in rows["rag_extractive"]
+
+
+def test_significance_shows_winners_and_ties(page, sample):
+    results = [row.select("td")[-1].get_text() for row in page.select("#significance tbody tr")]
+    assert results == [f"{c['winner']} wins" if c["winner"] else "tie" for c in sample["comparisons"]]
+
+
+def test_citations_link_to_their_passage_with_the_quote_highlighted(page, sample):
+    links = page.select("a.citation")
+    citations = [c for q in sample["per_question"] for a in q["answers"].values() for c in a["citations"]]
+    assert len(links) == len(citations)
+    for link, citation in zip(links, citations, strict=True):
+        passage = page.find(id=link["href"][1:])
+        assert "passage" in passage["class"]
+        assert passage.find("mark").get_text() == citation["quote"]
+        assert passage.blockquote.get_text() == citation["passage"]
+    marker = page.select_one("a.marker")
+    assert marker.get_text() == "[1]" and page.find(id=marker["href"][1:]) is not None
+    assert len({link["href"] for link in links}) == len(links)
+
+
+def test_answers_show_abstention_and_unanswerable_questions(page):
+    rows = page.select("table.questions tbody tr")
+    assert "unanswerable" in rows[3].th.get_text() and "unanswerable" not in rows[0].th.get_text()
+    assert len(rows[3].select(".badge")) >= 2  # unanswerable + abstained
+    assert [badge.get_text() for badge in rows[0].select("td .badge")] == []
+
+
+def test_document_text_renders_inert():
+    report = load_sample()
+    answer = report["per_question"][2]["answers"]["rag_scratch"]
+    answer["text"] = f"Look: {PAYLOAD} [1]"
+    citation = answer["citations"][0]
+    citation["quote"] = f"Please {PAYLOAD} first."
+    citation["passage"] = f"Before. {citation['quote']} After </blockquote></div><script>alert(1)</script>"
+    citation["title"] = PAYLOAD
+    report["per_question"][2]["question"] = PAYLOAD
+    report["arms"][4]["skip_reason"] = PAYLOAD
+    report["recommendation"]["rules"][0]["because"] = PAYLOAD
+    report["config"]["note"] = PAYLOAD
+    report["freshness"]["arms"]["finetuned"]["stale_answers"][0]["answer"] = PAYLOAD
+    html = render_html(build_view(report))
+    page = BeautifulSoup(html, "html.parser")
+    assert page.find("script") is None and page.find(attrs={"onerror": True}) is None
+    assert "<script>" not in html and "<img src=x" not in html
+    assert html.count("&lt;script&gt;window.__pwned = 1&lt;/script&gt;") >= 7
+    marker = page.find("a", class_="marker", href="#q131-rag_scratch-c1")
+    passage = page.find(id=marker["href"][1:])
+    assert passage.find("mark").get_text() == citation["quote"]
+    assert passage.blockquote.get_text() == citation["passage"]
+    summary = render_summary(build_view(report))
+    assert "<script>" not in summary and "&lt;script&gt;" in summary
+
+
+def test_optional_sections_are_omitted_when_null():
+    report = load_sample()
+    for key in OPTIONAL_SECTIONS:
+        report[key] = None
+    for key in ("comparisons", "latency", "cost", "per_question", "recommendation", "tokens", "prices"):
+        del report[key]
+    for metrics in report["metrics"].values():
+        metrics.pop("format_adherence", None)
+    page = soup_of(report)
+    for section in (
+        "verdict",
+        "significance",
+        "freshness",
+        "latency",
+        "cost",
+        "format",
+        "forgetting",
+        "leak",
+        "questions",
+    ):
+        assert page.find(id=section) is None, section
+    assert page.find(id="correctness") and page.find(id="arms")
+    assert len(page.find_all("img")) == 2
+    assert "Tailor compare" in render_summary(build_view(report))
+
+
+def test_minimal_report_renders():
+    report = {"arms": [{"name": "rag", "status": "skipped", "skip_reason": "no knowledge base"}]}
+    page = soup_of(report)
+    assert "no knowledge base" in page.select_one(".skipped").get_text()
+    assert page.find(id="correctness") is None and page.find("img") is None
+
+
+def test_format_and_leak_fall_back_to_the_arm_metrics():
+    report = load_sample()
+    report["format"] = report["leak"] = None
+    report["metrics"]["finetuned"]["format_adherence"] = {"mean": 0.5, "low": 0.0, "high": 1.0, "n": 4}
+    report["metrics"]["finetuned"]["leak_rate"] = {"mean": 0.25, "low": 0.0, "high": 0.75, "n": 4}
+    page = soup_of(report)
+    assert (
+        page.select_one('#format [data-source="/metrics/finetuned/format_adherence/mean"]').get_text()
+        == "0.500"
+    )
+    assert page.select_one('#leak [data-source="/metrics/finetuned/leak_rate/mean"]').get_text() == "0.250"
+
+
+def test_judge_counts_are_shown_per_arm():
+    report = load_sample()
+    report["judge"] = {
+        "generator": "openai:http://127.0.0.1:8000/v1",
+        "arms": {"rag_scratch": {"judged": 3, "failed": 1}},
+    }
+    page = soup_of(report)
+    assert page.select_one('[data-source="/judge/arms/rag_scratch/failed"]').get_text() == "1"
+    assert "openai:http://127.0.0.1:8000/v1" in page.find(id="arms").get_text()
+
+
+def test_a_non_finite_number_is_shown_as_a_dash():
+    report = load_sample()
+    report["metrics"]["closed_book"]["f1"]["mean"] = float("nan")
+    page = soup_of(report)
+    assert page.select('[data-source^="/metrics/closed_book/f1"]') == []
+    assert page.find(id="correctness").find(string="—") is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(arms={"rag": {}}), r"/arms: expected a list"),
+        (lambda r: r["arms"][1].update(name=""), r"/arms/1/name: a non-empty string"),
+        (lambda r: r["arms"][1].update(status="done"), r"/arms/1/status: expected 'ran' or 'skipped'"),
+        (lambda r: r["arms"].append(copy.deepcopy(r["arms"][0])), r"/arms: arm names must be unique"),
+        (
+            lambda r: r["metrics"]["rag_scratch"]["f1"].update(mean="0.3"),
+            r"/metrics/rag_scratch/f1/mean: expected a number",
+        ),
+        (
+            lambda r: r["metrics"]["rag_scratch"]["f1"].pop("mean"),
+            r"/metrics/rag_scratch/f1: 'mean' is required",
+        ),
+        (lambda r: r["latency"].update(rag_scratch=[1, 2]), r"/latency/rag_scratch: expected an object"),
+        (
+            lambda r: r["per_question"][0]["answers"]["rag_scratch"].update(abstained="no"),
+            r"/per_question/0/answers/rag_scratch/abstained: expected true or false",
+        ),
+    ],
+)
+def test_bad_input_names_the_field(change, message):
+    report = load_sample()
+    change(report)
+    with pytest.raises(ReportError, match=message):
+        build_view(report)
+
+
+def test_top_level_must_be_an_object():
+    with pytest.raises(ReportError, match="top level"):
+        build_view([])  # type: ignore[arg-type]
+
+
+def test_summary_has_verdict_arms_and_skips(written, sample):
+    summary = written["summary"].read_text()
+    assert summary.startswith("## Tailor compare: Use RAG")
+    assert "**Recommendation: rag**" in summary
+    for arm in sample["arms"][:4]:
+        escaped = arm["name"].replace("_", "\\_")
+        row = next(line for line in summary.splitlines() if line.startswith(f"| {escaped} |"))
+        assert sample["metrics"][arm["name"]]["accuracy"]["mean"] == float(row.split("|")[4].split()[0])
+    assert "Skipped **hybrid**" in summary and "RAFT" in summary
+    assert "rag\\_scratch − finetuned = +0.000 [-0.500, 0.500]: tie" in summary
+    assert len(summary.splitlines()) < 30
+
+
+def test_summary_escapes_markdown_in_names():
+    report = load_sample()
+    report["arms"][0]["model"] = "a|b *c* [x](http://e.example)"
+    summary = render_summary(build_view(report))
+    assert "a\\|b \\*c\\* \\[x\\](http://e.example)" in summary
+
+
+def scaled(report: dict[str, Any], questions: int) -> dict[str, Any]:
+    """The sample with the skipped arm run and `questions` questions: the size of a real run."""
+    report = copy.deepcopy(report)
+    report["arms"][4].update(status="ran", skip_reason=None)
+    for table in ("metrics", "latency", "cost", "tokens"):
+        report[table]["hybrid"] = copy.deepcopy(report[table]["rag_scratch"])
+    rows = []
+    for i in range(questions):
+        row = copy.deepcopy(report["per_question"][i % len(report["per_question"])])
+        row["id"] = f"q{i:03d}"
+        row["answers"]["hybrid"] = copy.deepcopy(row["answers"]["rag_scratch"])
+        rows.append(row)
+    report["per_question"] = rows
+    return report
+
+
+@pytest.mark.slow
+def test_rendering_100_questions_and_5_arms_is_fast(sample, tmp_path):
+    report = scaled(sample, 100)
+    write_report(report, tmp_path)  # warm: matplotlib's font cache and the template
+    started = time.perf_counter()
+    write_report(report, tmp_path)
+    assert time.perf_counter() - started < 3.0
+    cited = sum(
+        len(answer["citations"]) for row in report["per_question"] for answer in row["answers"].values()
+    )
+    assert (
+        len(BeautifulSoup((tmp_path / "report.html").read_text(), "html.parser").select("a.citation"))
+        == cited
+    )
