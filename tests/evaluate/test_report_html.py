@@ -14,6 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from tailor.evaluate.report import ReportError, build_view, render_html, render_summary, write_report
+from tailor.evaluate.report.fields import FORMATS
 
 SAMPLE = Path(__file__).parent / "fixtures" / "report_sample.json"
 PAYLOAD = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -113,7 +114,10 @@ def test_every_recorded_number_is_printed(page, sample):
     expected |= {f"/freshness/arms/{arm}/after/mean" for arm in sample["freshness"]["arms"]}
     expected |= {f"/leak/arms/{arm}/leak_rate/mean" for arm in sample["leak"]["arms"]}
     expected |= {f"/format/arms/{arm}/mean" for arm in sample["format"]["arms"]}
-    expected |= {f"/forgetting/arms/finetuned/{key}/mean" for key in ("perplexity_change", "domain_gain")}
+    expected |= {
+        f"/forgetting/arms/finetuned/{key}/mean"
+        for key in ("perplexity_change", "general_accuracy_change", "domain_gain")
+    }
     expected |= {
         f"/per_question/{i}/answers/{arm}/scores/{metric}"
         for i, q in enumerate(sample["per_question"])
@@ -335,6 +339,21 @@ def test_bad_input_names_the_field(change, message):
     change(report)
     with pytest.raises(ReportError, match=message):
         build_view(report)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (2.5, "2.50"),
+        (0.0, "0.00"),
+        (0.0027, "0.00270"),
+        (0.05, "0.0500"),
+        (1.2e-05, "0.0000120"),
+        (-0.25, "-0.2500"),
+    ],
+)
+def test_money_keeps_three_significant_digits_below_one(value, shown):
+    assert FORMATS["money"](value) == shown
 
 
 def test_top_level_must_be_an_object():

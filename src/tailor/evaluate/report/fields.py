@@ -17,7 +17,10 @@ class ReportError(ValueError):
 
 
 def _money(value: float) -> str:
-    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4f}"
+    """Cents from 1 up; below, 4 decimals or 3 significant digits, whichever shows more (0.0000120)."""
+    if abs(value) >= 1 or value == 0:
+        return f"{value:.2f}"
+    return f"{value:.{max(4, 2 - math.floor(math.log10(abs(value))))}f}"
 
 
 def _count(value: float) -> str:

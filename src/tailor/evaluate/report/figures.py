@@ -21,6 +21,7 @@ from tailor.evaluate.report.sections import Forgetting, Freshness, Latency
 SIZE = (6.0, 3.0)  # inches
 DPI = 100
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+STAGE_PALETTE = ("#2F4B7C", "#A0B9D9", "#F6C85F", "#6F4E7C", "#9DD866")  # stages are not arms: other colors
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def _grouped_bars(
             label=name,
             color=colors.get(name),
         )
-    axes.set_xticks(range(len(groups)), [textwrap.fill(g, 12) for g in groups], fontsize=7)
+    axes.set_xticks(
+        range(len(groups)), [textwrap.fill(g, 12, break_long_words=False) for g in groups], fontsize=7
+    )
     axes.set_ylabel(ylabel)
     axes.grid(axis="y", alpha=0.3)
     _legend(axes)
@@ -136,7 +139,7 @@ def latency_stack(latency: Latency) -> Chart | None:
             cell.p50.value if (cell := row.stages[stage_index[stage]]) and cell.p50 else 0.0
             for row in latency.rows
         ]
-        axes.bar(arms, heights, 0.6, bottom=bottoms, label=stage, color=PALETTE[p % len(PALETTE)])
+        axes.bar(arms, heights, 0.6, bottom=bottoms, label=stage, color=STAGE_PALETTE[p % len(STAGE_PALETTE)])
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     if "total" in stage_index:
         totals = [

@@ -120,7 +120,7 @@ def comparison_rows(report: ReportField) -> list[ComparisonRow]:
                     mean=diff,
                     low=row.field("low").number("rate", metric, pair),
                     high=row.field("high").number("rate", metric, pair),
-                    n=None,
+                    n=row.field("n").number("count", metric, pair),
                 ),
                 p_value=row.field("p_value").number("p_value", metric, pair),
                 test=row.field("test").text(),

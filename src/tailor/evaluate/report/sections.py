@@ -72,8 +72,10 @@ class Latency:
 class CostRow:
     arm: str
     setup: Number | None
+    setup_seconds: Number | None
     per_1000_queries: Number | None
     per_update: Number | None
+    per_update_seconds: Number | None
     per_update_measured: bool
     basis: str
 
@@ -99,6 +101,7 @@ class ForgettingRow:
     perplexity_change: Estimate | None
     general_accuracy: Estimate | None
     general_accuracy_base: Number | None
+    general_accuracy_change: Estimate | None
     domain_gain: Estimate | None
 
 
@@ -225,10 +228,14 @@ def cost(report: ReportField, arm_order: list[str]) -> Cost | None:
         CostRow(
             arm=arm,
             setup=per_arm[arm].field("setup").number("money", "cost.setup", arm),
+            setup_seconds=per_arm[arm].field("setup_seconds").number("seconds", "cost.setup_seconds", arm),
             per_1000_queries=per_arm[arm]
             .field("per_1000_queries")
             .number("money", "cost.per_1000_queries", arm),
             per_update=per_arm[arm].field("per_update").number("money", "cost.per_update", arm),
+            per_update_seconds=per_arm[arm]
+            .field("per_update_seconds")
+            .number("seconds", "cost.per_update_seconds", arm),
             per_update_measured=per_arm[arm].field("per_update_measured").flag(),
             basis=per_arm[arm].field("basis").text(),
         )
@@ -266,6 +273,9 @@ def forgetting(report: ReportField) -> Forgetting | None:
             general_accuracy=entry.field("general_accuracy").estimate("general_accuracy", arm),
             general_accuracy_base=entry.field("general_accuracy_base").number(
                 "rate", "general_accuracy_base", arm
+            ),
+            general_accuracy_change=entry.field("general_accuracy_change").estimate(
+                "general_accuracy_change", arm, kind="signed"
             ),
             domain_gain=entry.field("domain_gain").estimate("domain_gain", arm, kind="signed"),
         )

@@ -55,6 +55,7 @@ class Arm:
     generator: str
     model: str
     retrieves: bool
+    top_k: Number | None
     ran: bool
     skip_reason: str
     adapter: Adapter | None
@@ -168,6 +169,7 @@ def _arms(report: ReportField) -> list[Arm]:
                 generator=entry.field("generator").text(),
                 model=entry.field("model").text(),
                 retrieves=entry.field("retrieves").flag(),
+                top_k=entry.field("top_k").number("count", "top_k", name),
                 ran=status == "ran",
                 skip_reason=entry.field("skip_reason").text(),
                 adapter=_adapter(entry.field("adapter"), name),
