@@ -1,0 +1,107 @@
+"""`tailor compare`: RAG vs fine-tuning vs both on your documents and questions, with a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.table import Table
+
+from tailor.cli._common import JsonOption, console, err_console, print_json, progress
+from tailor.evaluate.compare import CompareConfig, run_compare
+
+app = typer.Typer()
+
+
+@app.command()
+def compare(
+    folder: Annotated[
+        Path | None, typer.Argument(help="A compare folder: docs/, questions.jsonl, changes/, compare.yaml.")
+    ] = None,
+    docs: Annotated[Path | None, typer.Option(help="Documents folder to ingest.")] = None,
+    kb: Annotated[Path | None, typer.Option("--kb", help="An existing knowledge base instead of --docs.")] = None,
+    questions: Annotated[Path | None, typer.Option(help="Questions jsonl (none: generated).")] = None,
+    changes: Annotated[Path | None, typer.Option(help="Change set folder for the freshness probe.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default out/compare).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of compare settings.")] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="scratch | <hf id or path> | openai:<url>#<model>.")
+    ] = None,
+    arms: Annotated[str | None, typer.Option(help="Comma-separated arm names to run (default: all).")] = None,
+    retrain: Annotated[bool, typer.Option("--retrain", help="Freshness: retrain adapters, timed.")] = False,
+    judge: Annotated[str | None, typer.Option(help="Generator spec of an LLM judge (optional).")] = None,
+    max_questions: Annotated[int | None, typer.Option(min=1, help="Ask only the first N questions.")] = None,
+    home: Annotated[Path | None, typer.Option(help="Data dir for models and adapters ($TAILOR_HOME).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Ask the same questions through closed-book, RAG, fine-tuned and hybrid arms; measure; recommend."""
+    overrides: dict[str, Any] = {"docs": docs, "kb": kb, "questions": questions, "changes": changes, "out": out,
+                                 "base_model": base_model, "judge": judge, "max_questions": max_questions,
+                                 "home": home, "retrain": retrain or None}
+    try:
+        if config:
+            overrides = {**(yaml.safe_load(config.read_text()) or {}), **{k: v for k, v in overrides.items() if v}}
+        settings = CompareConfig.from_folder(folder, overrides) if folder else CompareConfig.model_validate(
+            {k: v for k, v in overrides.items() if v is not None})
+        if arms:
+            wanted = [a.strip() for a in arms.split(",") if a.strip()]
+            unknown = sorted(set(wanted) - {a.name for a in settings.arms})
+            if unknown:
+                raise ValueError(f"--arms: unknown arm(s) {unknown}; configured: {[a.name for a in settings.arms]}")
+            settings = settings.model_copy(update={"arms": [a for a in settings.arms if a.name in wanted]})
+    except ValidationError as exc:
+        err_console.print(f"[red]invalid compare configuration[/]\n{escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    except (FileNotFoundError, ValueError) as exc:
+        err_console.print(f"[red]error[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+
+    def log(message: str) -> None:
+        err_console.print(f"[dim]{escape(message)}[/]")
+
+    with progress(not quiet and not as_json) as on_progress:
+        try:
+            result = run_compare(settings, progress=on_progress, log=log)
+        except (FileNotFoundError, ValueError) as exc:
+            err_console.print(f"[red]error[/] {escape(str(exc))}")
+            raise typer.Exit(2) from exc
+    report = result.report
+    if as_json:
+        print_json({"paths": {k: str(v) for k, v in result.paths.items()},
+                    "recommendation": report["recommendation"], "metrics": report["metrics"]})
+        return
+    _print_summary(report)
+    console.print(f"\nReport: [bold]{result.paths['html']}[/]  (JSON: {result.paths['json']})")
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    metric = report["primary_metric"]
+    table = Table(title=f"{report['questions']['count']} questions; {metric} with 95% CI")
+    for column in ("arm", "generator / model", metric, "abstain ok", "grounded", "p50 ms", "per 1k queries"):
+        table.add_column(column)
+    for arm in report["arms"]:
+        name = arm["name"]
+        if arm["status"] != "ran":
+            table.add_row(name, escape(arm["generator"]), f"skipped: {escape(arm['skip_reason'] or '')}", "", "", "", "")
+            continue
+        m = report["metrics"][name]
+
+        def cell(key: str, m: dict[str, Any] = m) -> str:
+            value = m.get(key)
+            return f"{value['mean']:.3f} [{value['low']:.2f}, {value['high']:.2f}]" if value else "-"
+
+        cost = report["cost"][name]["per_1000_queries"]
+        table.add_row(name, escape(f"{arm['generator']}"[:40]), cell(metric), cell("abstain_correct"),
+                      cell("grounded"), f"{report['latency'][name].get('total', {}).get('p50', 0):.1f}",
+                      f"{cost:.4f} {report['prices']['currency']}")
+    console.print(table)
+    recommendation = report["recommendation"]
+    console.print(f"\n[bold]Recommendation:[/] {escape(recommendation['headline'])}")
+    for rule in recommendation["rules"]:
+        if rule["fired"]:
+            console.print(f"  - {escape(rule['description'])}\n    [dim]{escape(rule['because'])}[/]")

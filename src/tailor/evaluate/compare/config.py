@@ -1,0 +1,176 @@
+"""`tailor compare` configuration: the arms to run, the base model, prices, probes; a YAML file or flags.
+
+A compare folder (e.g. `examples/handbook/`) is read by convention:
+
+    docs/            the documents (ingested into OUT/kb)          or `kb:` an existing knowledge base
+    questions.jsonl  the questions                                  or none: generated from held-out documents
+    changes/docs/    edited copies of some documents (freshness)    with changes/questions.jsonl
+    compare.yaml     this configuration (optional)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+BASE = "base"
+"""Generator spec meaning "the base model": hf:<base_model>, or the openai endpoint given as base."""
+TRAIN = "train"
+"""Adapter reference meaning "train one in this run (or reuse a registry adapter with the same data)"."""
+
+
+class ArmConfig(BaseModel):
+    """One arm: a strategy with its generator (and adapter), asked every question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Label in the report")
+    strategy: Literal["closed_book", "rag", "finetuned", "hybrid"]
+    generator: str = Field(BASE, description="'base', 'extractive', 'hf:<id-or-path>' or 'openai:<url>#<model>'")
+    adapter: str | None = Field(None, description="'train' (default for finetuned/hybrid) or a registry reference")
+    data_format: Literal["qa", "raft"] = Field("qa", description="Training data of a trained adapter")
+    top_k: int = Field(5, ge=1, description="Context blocks retrieved")
+    max_new_tokens: int = Field(48, ge=1, description="Longest generated answer")
+
+    @model_validator(mode="after")
+    def _adapter_default(self) -> ArmConfig:
+        if self.strategy in ("finetuned", "hybrid"):
+            if self.generator == "extractive":
+                raise ValueError(f"arm {self.name}: {self.strategy} needs a language model, not the extractive reader")
+            if self.adapter is None:
+                self.adapter = TRAIN
+        elif self.adapter is not None:
+            raise ValueError(f"arm {self.name}: strategy {self.strategy} takes no adapter")
+        return self
+
+
+DEFAULT_ARMS = [
+    ArmConfig(name="closed_book", strategy="closed_book"),
+    ArmConfig(name="rag_extractive", strategy="rag", generator="extractive"),
+    ArmConfig(name="rag", strategy="rag"),
+    ArmConfig(name="finetuned", strategy="finetuned"),
+    ArmConfig(name="hybrid", strategy="hybrid"),
+]
+
+
+class TrainingConfig(BaseModel):
+    """How the fine-tuned arms' adapters are trained inside the run (tailor data build + tailor finetune)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: list[str] | None = Field(
+        None, description="Documents of these groups are trained on; default: every group the questions use"
+    )
+    questions_per_chunk: int = Field(3, ge=1, description="Offline synthetic questions per chunk")
+    paraphrases: int = Field(1, ge=0, description="Extra rewordings per training question")
+    train_on_questions: bool = Field(
+        False, description="Also train on the evaluation questions themselves (contaminates the test; off)"
+    )
+    finetune: dict[str, Any] = Field(
+        default_factory=dict, description="FinetuneConfig fields (configs/finetune/*.yaml), e.g. epochs, lora_rank"
+    )
+
+
+class Prices(BaseModel):
+    """Prices the measured times and tokens are multiplied by."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str = "USD"
+    gpu_hour: float = Field(2.50, ge=0, description="One GPU for an hour")
+    cpu_hour: float = Field(0.10, ge=0, description="One machine of this kind (CPU only) for an hour")
+    input_per_million: float = Field(0.0, ge=0, description="API price per 1M prompt tokens (openai: arms)")
+    output_per_million: float = Field(0.0, ge=0, description="API price per 1M generated tokens")
+
+
+class FormatSpec(BaseModel):
+    """The declared form of an answer; each set field must hold for an answer to adhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    regex: str | None = Field(None, description="The whole answer must match (re.fullmatch, DOTALL)")
+    json_schema: dict[str, Any] | None = Field(None, description="The answer must be JSON valid against it")
+    min_words: int | None = Field(None, ge=0)
+    max_words: int | None = Field(None, ge=1)
+    max_sentences: int | None = Field(None, ge=1)
+    required_phrases: list[str] = Field(default_factory=list, description="Case-insensitive, all required")
+    forbidden_phrases: list[str] = Field(default_factory=list, description="Case-insensitive, none allowed")
+
+
+class ProbeConfig(BaseModel):
+    """The leak and forgetting probes (issue 8): measured on every arm they apply to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    leak_caller_groups: list[str] = Field(["public"], description="The caller the leak probe asks as")
+    forgetting: bool = Field(True, description="Perplexity and general questions, base vs each adapter")
+    general_text: Path | None = Field(None, description="Held-out general .txt folder; default: shipped set")
+    general_questions: Path | None = Field(None, description="General questions jsonl; default: shipped set")
+
+
+class CompareConfig(BaseModel):
+    """Everything `tailor compare` needs; every field settable in compare.yaml, the common ones by flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    docs: Path | None = Field(None, description="Documents folder ingested into OUT/kb")
+    kb: Path | None = Field(None, description="An existing local knowledge base (instead of docs)")
+    questions: Path | None = Field(None, description="Questions jsonl; none: generated from held-out documents")
+    changes: Path | None = Field(None, description="Change set folder (docs/ + questions.jsonl): freshness probe")
+    out: Path = Field(Path("out/compare"), description="Report folder (report.html, report.json, summary.md)")
+    home: Path | None = Field(None, description="Project data dir for models and adapters; default $TAILOR_HOME")
+    base_model: str = Field(
+        "scratch",
+        description="'scratch' (the offline demonstration model, built once), an HF id or local path, "
+        "or 'openai:<url>#<model>' (the non-adapter arms only)",
+    )
+    scratch: dict[str, Any] = Field(default_factory=dict, description="ScratchConfig fields for base_model: scratch")
+    arms: list[ArmConfig] = Field(default_factory=lambda: [a.model_copy() for a in DEFAULT_ARMS])
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    retrain: bool = Field(False, description="Freshness: retrain the adapters on the changed documents, timed")
+    primary_metric: Literal["accuracy", "exact_match", "f1", "contains", "judge_accuracy"] = Field(
+        "accuracy", description="The correctness figure the recommendation compares"
+    )
+    judge: str | None = Field(None, description="Generator spec of an optional LLM judge")
+    judge_retries: int = Field(2, ge=0, description="Retries of a judgement whose JSON is invalid")
+    format: FormatSpec | None = None
+    probes: ProbeConfig = Field(default_factory=ProbeConfig)
+    prices: Prices = Field(default_factory=Prices)
+    max_questions: int | None = Field(None, ge=1, description="Ask only the first N questions (quick runs)")
+    bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples for every CI")
+    seed: int = 0
+
+    @classmethod
+    def from_folder(cls, folder: Path, overrides: dict[str, Any] | None = None) -> CompareConfig:
+        """The folder's compare.yaml (paths in it are relative to the folder) and the conventional layout."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: not a folder")
+        data: dict[str, Any] = {}
+        config_file = folder / "compare.yaml"
+        if config_file.is_file():
+            data = yaml.safe_load(config_file.read_text()) or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"{config_file}: expected a mapping")
+            for key in ("docs", "kb", "questions", "changes"):
+                if data.get(key):
+                    data[key] = str(folder / data[key])
+        conventions = {"docs": folder / "docs", "questions": folder / "questions.jsonl", "changes": folder / "changes"}
+        for key, path in conventions.items():
+            if key not in data and path.exists() and not (key == "docs" and data.get("kb")):
+                data[key] = str(path)
+        data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls.model_validate(data)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CompareConfig:
+        if (self.docs is None) == (self.kb is None):
+            raise ValueError("give exactly one of docs (a folder to ingest) or kb (an existing knowledge base)")
+        names = [arm.name for arm in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"arm names must be unique: {names}")
+        return self

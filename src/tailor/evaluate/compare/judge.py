@@ -1,0 +1,71 @@
+"""An optional LLM judge (any generator): it must answer JSON {"correct": true|false, "reason": "..."}.
+
+Invalid JSON is retried; a judgement that stays invalid is reported as failed, never scored as wrong
+and never silently averaged in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+
+from tailor.generate.base import GenerationConfig, GeneratorError
+from tailor.generate.registry import make_generator
+
+JUDGE_SYSTEM = (
+    "You grade answers to questions against reference answers. Reply with one JSON object and nothing "
+    'else: {"correct": true or false, "reason": "<one short sentence>"}. An answer is correct when it '
+    "states the same fact as one of the references, in any wording; extra correct detail is fine."
+)
+JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool | None  # None: the judge failed to give a valid judgement
+    reason: str
+    attempts: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def parse_verdict(text: str) -> Verdict | None:
+    """The judgement in a reply, or None when the reply holds no valid one."""
+    match = JSON_OBJECT.search(text)
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("correct"), bool):
+        return None
+    return Verdict(data["correct"], str(data.get("reason", "")), 0)
+
+
+class Judge:
+    def __init__(self, spec: str, retries: int = 2) -> None:
+        self.generator = make_generator(spec)
+        self.retries = retries
+        self.config = GenerationConfig(max_new_tokens=96, temperature=0.0)
+
+    def judge(self, question: str, references: list[str], answer: str) -> Verdict:
+        messages = [
+            {"role": "system", "content": JUDGE_SYSTEM},
+            {"role": "user", "content": json.dumps({"question": question, "references": references,
+                                                    "answer": answer}, ensure_ascii=False)},
+        ]
+        problem = "no valid JSON verdict"
+        for attempt in range(1, self.retries + 2):
+            try:
+                reply = self.generator.generate(messages, self.config).text
+            except GeneratorError as exc:
+                problem = f"generator error: {exc}"
+                continue
+            verdict = parse_verdict(reply)
+            if verdict is not None:
+                return Verdict(verdict.correct, verdict.reason, attempt)
+            problem = f"no valid JSON verdict in {reply[:80]!r}"
+        return Verdict(None, problem, self.retries + 1)

@@ -1,0 +1,104 @@
+"""The forgetting probe: what an adapter costs the base model's general abilities.
+
+For each arm with an adapter, on the same base model with and without the adapter: perplexity on
+held-out general text (passages no model here was trained on) and accuracy on general questions.
+The defaults are small sets written for Tailor (probe_data/); both are configurable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from tailor.evaluate.compare.arms import ArmPlan
+from tailor.evaluate.compare.config import ProbeConfig
+from tailor.evaluate.compare.scoring import states_answer
+from tailor.evaluate.compare.stats import estimate
+from tailor.finetune.evaluation import generate_answers
+from tailor.finetune.formats import closed_book_prompt
+
+PROBE_DATA = Path(__file__).with_name("probe_data")
+
+
+def general_passages(folder: Path | None) -> list[str]:
+    """Blank-line separated passages of the .txt files in `folder` (default: the shipped held-out text)."""
+    files = sorted(Path(folder).glob("*.txt")) if folder else [PROBE_DATA / "general_heldout.txt"]
+    passages = [p.strip() for f in files for p in f.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    if not passages:
+        raise ValueError(f"no general text passages in {folder}")
+    return passages
+
+
+def general_questions(path: Path | None) -> list[dict[str, Any]]:
+    path = Path(path) if path else PROBE_DATA / "general_questions.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row.get("question"), str) or not row.get("answers"):
+            raise ValueError(f"{path}:{number}: needs 'question' and 'answers'")
+    return rows
+
+
+@torch.no_grad()
+def passage_nll(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, passages: Sequence[str]) -> list[float]:
+    """Mean next-token negative log-likelihood of each passage (truncated to the model's context)."""
+    model.eval()
+    limit = getattr(model.config, "max_position_embeddings", 512)
+    losses = []
+    for passage in passages:
+        ids = tokenizer(passage, return_tensors="pt", truncation=True, max_length=limit).input_ids.to(model.device)
+        losses.append(float(model(input_ids=ids, labels=ids).loss))
+    return losses
+
+
+def _accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict[str, Any]]) -> list[float]:
+    replies = generate_answers(model, tokenizer, [closed_book_prompt(r["question"]) for r in rows], max_new_tokens=24)
+    return [float(states_answer(reply, tuple(row["answers"]))) for reply, row in zip(replies, rows, strict=True)]
+
+
+def forgetting_probe(plans: Sequence[ArmPlan], probes: ProbeConfig,
+                     progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+    passages = general_passages(probes.general_text)
+    rows = general_questions(probes.general_questions)
+    by_base: dict[str, list[ArmPlan]] = {}
+    for plan in plans:
+        by_base.setdefault(plan.generator.removeprefix("hf:"), []).append(plan)
+    arms: dict[str, Any] = {}
+    done, total = 0, len(plans) + len(by_base)
+    for base, adapted in by_base.items():
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model = AutoModelForCausalLM.from_pretrained(base)
+        base_nll = passage_nll(model, tokenizer, passages)
+        base_accuracy = _accuracy(model, tokenizer, rows)
+        done += 1
+        progress("forgetting probe", done, total)
+        for plan in adapted:
+            assert plan.adapter is not None
+            tuned = PeftModel.from_pretrained(model, str(plan.adapter.weights))
+            nll = passage_nll(tuned, tokenizer, passages)
+            accuracy = _accuracy(tuned, tokenizer, rows)
+            model = tuned.unload()  # the bare base again, for the next adapter
+            change = [math.exp(a - b) - 1.0 for a, b in zip(nll, base_nll, strict=True)]
+            accuracy_change = [a - b for a, b in zip(accuracy, base_accuracy, strict=True)]
+            arms[plan.name] = {
+                "perplexity": math.exp(sum(nll) / len(nll)),
+                "perplexity_base": math.exp(sum(base_nll) / len(base_nll)),
+                "perplexity_change": _est(change),
+                "general_accuracy": _est(accuracy),
+                "general_accuracy_base": sum(base_accuracy) / len(base_accuracy),
+                "general_accuracy_change": _est(accuracy_change),
+            }
+            done += 1
+            progress("forgetting probe", done, total)
+    return {"probe": f"{len(passages)} held-out general passages, {len(rows)} general questions", "arms": arms}
+
+
+def _est(values: list[float]) -> dict[str, Any] | None:
+    found = estimate(values)
+    return found.to_dict() if found else None

@@ -1,0 +1,105 @@
+"""The questions a compare run asks: read from jsonl (bad lines reported, the rest kept) or generated."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tailor.records import LoadError
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question with its gold answers; `groups` is the caller it is asked as."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    answerable: bool = True
+    groups: tuple[str, ...] = ("public",)
+    choices: tuple[str, ...] = ()
+    old_answers: tuple[str, ...] = ()  # change sets: what was right before the change
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answers": list(self.answers),
+            "doc_ids": list(self.doc_ids),
+            "answerable": self.answerable,
+            "groups": list(self.groups),
+            "choices": list(self.choices),
+            "old_answers": list(self.old_answers),
+        }
+
+
+@dataclass
+class QuestionSet:
+    questions: list[Question]
+    source: str
+    errors: list[LoadError] = field(default_factory=list)
+    generated: bool = False
+
+
+def _strings(record: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = record.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: field {key!r} must be a string or a list of strings")
+    return tuple(value)
+
+
+def parse_question(record: Any, where: str, default_id: str) -> Question:
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: expected a JSON object")
+    text = record.get("question")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{where}: field 'question' must be a non-empty string")
+    answers = _strings(record, "answers", where) or _strings(record, "answer", where)
+    answerable = record.get("answerable", bool(answers))
+    if not isinstance(answerable, bool):
+        raise ValueError(f"{where}: field 'answerable' must be true or false")
+    if answerable and not answers:
+        raise ValueError(f"{where}: an answerable question needs 'answers'")
+    choices = _strings(record, "choices", where)
+    if choices and answers and not set(answers) & set(choices):
+        raise ValueError(f"{where}: field 'answers' must name one of the 'choices'")
+    groups = _strings(record, "groups", where) or ("public",)
+    return Question(
+        id=str(record.get("id") or default_id),
+        question=text.strip(),
+        answers=answers,
+        doc_ids=_strings(record, "doc_ids", where),
+        answerable=answerable,
+        groups=groups,
+        choices=choices,
+        old_answers=_strings(record, "old_answers", where),
+    )
+
+
+def load_questions(path: Path) -> QuestionSet:
+    """Every valid line of a jsonl file; each invalid one becomes a LoadError naming file, line and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"questions file not found: {path}")
+    questions: list[Question] = []
+    errors: list[LoadError] = []
+    seen: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            question = parse_question(json.loads(line), where, default_id=f"line{number}")
+            if question.id in seen:
+                raise ValueError(f"{where}: duplicate id {question.id!r}")
+        except (json.JSONDecodeError, ValueError) as exc:
+            errors.append(LoadError(where, str(exc)))
+            continue
+        seen.add(question.id)
+        questions.append(question)
+    return QuestionSet(questions, str(path), errors)

@@ -1,0 +1,95 @@
+"""Per-answer scores, judge-free: correctness, grounding, citations, retrieval and abstention.
+
+Each score is a number in [0, 1] for one question and one arm, or absent where it does not apply
+(grounding of an arm that cites nothing, retrieval of an arm that retrieves nothing, correctness of an
+unanswerable question). Arms are compared on the same questions, so the means are paired.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tailor.evaluate.compare.questions import Question
+from tailor.evaluate.metrics import exact_match, mrr_at_k, ndcg_at_k, normalize_answer, recall_at_k, token_f1
+from tailor.finetune.formats import ANSWER_PREFIX, final_answer
+from tailor.generate.citations import MARKER, answer_sentences
+
+RETRIEVAL_K = 5
+
+
+def short_answer(text: str) -> str:
+    """The answer a model committed to: after 'Answer:' when present (RAFT style), markers removed."""
+    if ANSWER_PREFIX in text:
+        return final_answer(text)
+    return " ".join(MARKER.sub("", text).split())
+
+
+def states_answer(text: str, golds: tuple[str, ...]) -> bool:
+    """A gold answer, normalised, appears in the normalised answer (fair to readers that quote sentences)."""
+    answer = f" {normalize_answer(text)} "
+    return any(f" {normalize_answer(g)} " in answer for g in golds if normalize_answer(g))
+
+
+def chosen_choice(text: str, choices: tuple[str, ...]) -> str | None:
+    """The one choice the answer names (by text, or by its letter A, B, ...), else None."""
+    answer = normalize_answer(short_answer(text))
+    named = [c for c in choices if normalize_answer(c) and f" {normalize_answer(c)} " in f" {answer} "]
+    if len(named) == 1:
+        return named[0]
+    letters = {chr(ord("a") + i): c for i, c in enumerate(choices)}
+    first = answer.split()[0] if answer.split() else ""
+    return letters.get(first) if len(first) == 1 else None
+
+
+def _retrieval(question: Question, answer: dict[str, Any], k: int) -> dict[str, float]:
+    ranking: list[str] = []
+    for hit in answer.get("hits", []):
+        doc = hit["chunk"]["doc_id"]
+        if doc not in ranking:
+            ranking.append(doc)
+    qrels = {question.id: {doc: 1 for doc in question.doc_ids}}
+    run = {question.id: {doc: 1.0 / (rank + 1) for rank, doc in enumerate(ranking)}}
+    return {
+        f"retrieval_recall@{k}": recall_at_k(qrels, run, k)[question.id],
+        "retrieval_mrr": mrr_at_k(qrels, run, k)[question.id],
+        f"retrieval_ndcg@{k}": ndcg_at_k(qrels, run, k)[question.id],
+    }
+
+
+def _grounding(answer: dict[str, Any]) -> float:
+    """Share of answer sentences backed by a cited passage (the reader's own citation check)."""
+    if not answer["citations"]:
+        return 0.0
+    unsupported = len(answer.get("unsupported", []))
+    sentences = max(len(answer_sentences(answer["text"])), unsupported, 1)
+    return 1.0 - unsupported / sentences
+
+
+def score_answer(question: Question, answer: dict[str, Any], retrieves: bool, k: int = RETRIEVAL_K) -> dict[str, float]:
+    """The judge-free scores of one answer (an `Answer.to_dict()`) to one question."""
+    abstained = bool(answer["abstained"])
+    scores: dict[str, float] = {}
+    if retrieves and question.doc_ids:
+        scores.update(_retrieval(question, answer, k))
+    if not question.answerable:
+        scores["abstain_correct"] = float(abstained)
+        return scores
+    text = answer["text"]
+    short = short_answer(text)
+    scores["abstain_wrong"] = float(abstained)
+    scores["exact_match"] = 0.0 if abstained else exact_match(short, question.answers)
+    scores["f1"] = 0.0 if abstained else token_f1(short, question.answers)
+    scores["contains"] = 0.0 if abstained else float(states_answer(text, question.answers))
+    if question.choices:
+        scores["mc_accuracy"] = float(not abstained and chosen_choice(text, question.choices) in question.answers)
+        scores["accuracy"] = scores["mc_accuracy"]
+    else:
+        scores["accuracy"] = scores["contains"]
+    if retrieves and not abstained:
+        scores["grounded"] = _grounding(answer)
+        cited = {c["doc_id"] for c in answer["citations"]}
+        if question.doc_ids and cited:
+            gold = set(question.doc_ids)
+            scores["citation_precision"] = len(cited & gold) / len(cited)
+            scores["citation_recall"] = len(cited & gold) / len(gold)
+    return scores
