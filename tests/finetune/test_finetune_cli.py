@@ -36,11 +36,14 @@ def test_cli_end_to_end(small_kb, tmp_path, cli_env):
 
     trained = tailor("finetune", "--base-model", str(base), "--dataset", str(data), "--name", "e2e", "--max-steps", "4",
                      "--eval-steps", "2", "--save-steps", "2", "--batch-size", "4", "--max-length", "512",
-                     "--eval-samples", "2", "--eval-max-new-tokens", "4", "--no-progress", env=cli_env)
-    assert "e2e@1" in trained.stdout and LABEL in trained.stdout
+                     "--eval-samples", "2", "--eval-max-new-tokens", "4", "--groups", "public", "--no-progress",
+                     env=cli_env)
+    assert "e2e@1" in trained.stdout and LABEL in trained.stdout and "for callers holding public" in trained.stdout
 
     (listed,) = json.loads(tailor("adapters", "ls", "--json", env=cli_env).stdout)
     assert listed["ref"] == "e2e@1" and listed["base_model"]["kind"] == LABEL and listed["cost"]["steps"] == 4
+    assert listed["groups"] == ["public"]
+    assert json.loads((Path(listed["path"]) / "dataset_card.json").read_text())["restricted"]["groups"] == ["public"]
     assert (Path(listed["path"]) / "adapter" / "adapter_config.json").is_file()
 
     # The rest in-process (same CLI object, no interpreter start-up each time).

@@ -12,7 +12,15 @@ from ft_corpus import SECRET
 
 from tailor.finetune import synthetic
 from tailor.finetune.config import DataConfig
-from tailor.finetune.data import build_dataset, read_card, split_documents
+from tailor.finetune.data import (
+    adapter_groups,
+    build_dataset,
+    read_card,
+    restrict_dataset,
+    row_access,
+    row_documents,
+    split_documents,
+)
 from tailor.finetune.formats import final_answer
 from tailor.finetune.synthetic import LLMQAWriter
 from tailor.generate.base import Generation, GeneratorError
@@ -161,3 +169,50 @@ def test_llm_writer_rejects_are_counted_not_dropped(small_kb, tmp_path, monkeypa
     gen = card["generation"]
     assert (gen["writer"], gen["accepted"], gen["duplicates"], gen["invalid"], gen["errors"]) == ("llm:flaky", 1, 1, 1, 2)
     assert gen["requested"] == 4 * 3
+
+
+def test_the_card_records_document_groups_and_what_an_adapter_would_require(small_kb, tmp_path):
+    public = build_dataset(DataConfig(kb=small_kb, out=tmp_path / "public", val_fraction=0))
+    assert public["document_groups"] == {d: ["public"] for d in ("laptops", "printers", "rail", "travel")}
+    assert public["adapter_groups"] == ["public"]
+    both = build_dataset(DataConfig(kb=small_kb, out=tmp_path / "both", groups=["hr", "public"], val_fraction=0))
+    assert both["document_groups"]["salary"] == ["hr"] and both["adapter_groups"] == ["hr", "public"]
+
+
+def test_restrict_keeps_only_rows_whose_every_document_the_groups_can_read(small_kb, tmp_path):
+    source = tmp_path / "raft"
+    card = build_dataset(DataConfig(kb=small_kb, out=source, format="raft", groups=["hr", "public"],
+                                    raft_distractors=2, val_fraction=0.2, seed=2))
+    assert SECRET in (source / "train.jsonl").read_text() + (source / "validation.jsonl").read_text()
+    showing_salary = sum("salary" in row_documents(row) for split in ("train", "validation") for row in rows(source, split))
+    assert showing_salary > 0  # as the document of an answer or as a distractor
+
+    public = restrict_dataset(source, ["public"], tmp_path / "public")
+    kept = rows(tmp_path / "public", "train") + rows(tmp_path / "public", "validation")
+    assert kept and all("salary" not in row_documents(row) for row in kept)
+    assert SECRET not in (tmp_path / "public" / "train.jsonl").read_text() + (tmp_path / "public" / "validation.jsonl").read_text()
+    assert public["adapter_groups"] == ["public"] and "salary" not in public["document_groups"]
+    assert sum(public["restricted"]["dropped"].values()) == showing_salary
+    assert public["restricted"]["source"] == {"path": str(source), "hash": card["hash"]}
+    assert public["examples"] == {"train": len(rows(tmp_path / "public", "train")),
+                                  "validation": len(rows(tmp_path / "public", "validation"))}
+    assert read_card(tmp_path / "public")["hash"] == public["hash"]
+
+    for groups in (["hr"], ["legal"]):  # every salary row also shows public distractors, which hr alone cannot read
+        with pytest.raises(ValueError, match="no training row"):
+            restrict_dataset(source, groups, tmp_path / "none")
+    qa = tmp_path / "qa"
+    build_dataset(DataConfig(kb=small_kb, out=qa, groups=["hr", "public"], val_fraction=0))
+    hr = restrict_dataset(qa, ["hr"], tmp_path / "hr")
+    assert hr["adapter_groups"] == ["hr"] and hr["documents"] == {"train": ["salary"], "validation": []}
+    assert all(row["doc_ids"] == ["salary"] for row in rows(tmp_path / "hr", "train"))
+
+
+def test_rows_of_unknown_document_groups_need_all_the_groups_the_data_was_read_as():
+    # A card written before document groups were recorded, and a QA-file row without documents.
+    card = {"groups": ["hr", "public"], "document_groups": {"travel": ["public"]}}
+    assert row_access({"doc_ids": ["travel"]}, card, frozenset({"public"})) == {"public"}
+    assert row_access({"doc_ids": ["old-doc"]}, card, frozenset({"public"})) is None
+    assert row_access({"doc_ids": []}, card, frozenset({"public"})) is None
+    assert row_access({"doc_ids": []}, card, frozenset({"hr", "public", "x"})) == {"hr", "public"}
+    assert adapter_groups({"groups": ["public"]}) == ["public"]  # an old card: the groups it was read as

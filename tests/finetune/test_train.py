@@ -93,3 +93,18 @@ def test_metric_none_trains_to_the_end_and_keeps_the_last_weights(tiny_llm_dir, 
     result = finetune(cfg)
     assert result.metrics["train"]["global_step"] == 8 and "best" not in result.metrics
     assert "eval_f1" in result.metrics["validation"]  # still evaluated and logged
+
+
+def test_groups_train_only_on_rows_they_can_read_and_the_adapter_records_them(tiny_llm_dir, small_kb, tmp_path):
+    data = tmp_path / "data"
+    card = build_dataset(DataConfig(kb=small_kb, out=data, groups=["hr", "public"], val_fraction=0.25, seed=3))
+    assert card["adapter_groups"] == ["hr", "public"]  # trained on all of it, an adapter would carry hr
+    cfg = config(tiny_llm_dir, data, tmp_path / "home", name="public-qa", groups=["public"], max_steps=2, eval_samples=2)
+    entry = finetune(cfg).entry
+    manifest = entry.manifest
+    assert manifest["groups"] == ["public"]
+    trained = json.loads((entry.path / "dataset_card.json").read_text())
+    assert trained["restricted"]["groups"] == ["public"] and sum(trained["restricted"]["dropped"].values()) > 0
+    assert "salary" not in trained["documents"]["train"] + trained["documents"]["validation"]
+    assert manifest["dataset"]["examples"] == trained["examples"] and not cfg.runs_dir.exists()
+

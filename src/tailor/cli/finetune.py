@@ -168,7 +168,13 @@ def _print_entry_summary(manifest: dict[str, Any], ref: str) -> None:
     label = f" [yellow]({base['kind']})[/]" if base.get("kind") else ""
     scores = ", ".join(f"{k} {head[k]:.3f}" for k in ("f1", "em", "loss") if head[k] is not None)
     console.print(f"[bold]{ref}[/]: {manifest['method']} on {base['id']}{label}; validation {scores or 'n/a'}; "
-                  f"{head['tokens']:,} tokens in {head['wall_clock_s']:.1f}s")
+                  f"{head['tokens']:,} tokens in {head['wall_clock_s']:.1f}s; for callers holding {_groups(manifest)}")
+
+
+def _groups(manifest: dict[str, Any]) -> str:
+    """The groups a caller must all hold to use the adapter (`require_adapter_access`)."""
+    groups = manifest.get("groups")
+    return ",".join(groups) if groups else "(none recorded: unrestricted callers only)"
 
 
 @adapters_app.command("ls")
@@ -178,12 +184,13 @@ def adapters_ls(home: HomeOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         print_json([{"ref": e.ref, "promoted": e.promoted, "path": str(e.path), **e.manifest} for e in entries])
         return
-    table = Table("adapter", "promoted", "base model", "method", "data", "val F1", "val EM", "tokens", "seconds")
+    table = Table("adapter", "promoted", "base model", "method", "data", "groups", "val F1", "val EM", "tokens",
+                  "seconds")
     for e in entries:
         head, base = _headline(e.manifest), e.manifest["base_model"]
         table.add_row(
             e.ref, "*" if e.promoted else "", base["id"] + (f" ({base['kind']})" if base.get("kind") else ""),
-            e.manifest["method"], e.manifest["dataset"]["format"],
+            e.manifest["method"], e.manifest["dataset"]["format"], _groups(e.manifest),
             *(f"{head[k]:.3f}" if head[k] is not None else "-" for k in ("f1", "em")),
             f"{head['tokens']:,}", f"{head['wall_clock_s']:.1f}",
         )

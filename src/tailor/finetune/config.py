@@ -54,6 +54,11 @@ class FinetuneConfig(BaseModel):
 
     base_model: str = Field(description="Hub id or local folder of the causal LM to adapt")
     dataset: Path = Field(description="Folder written by `tailor data build`")
+    groups: list[str] | None = Field(
+        None,
+        description="Train only on rows whose every document shares a group with these (a caller holding them "
+        "could read it); the adapter records the groups it then requires. Default: the whole dataset",
+    )
     name: str = Field("adapter", description="Registry name; each run adds a version")
     home: Path = Field(default_factory=default_home, description="Project data dir (adapters/, runs/)")
     run_dir: Path | None = Field(None, description="Checkpoints and logs; default HOME/runs/NAME")

@@ -7,6 +7,14 @@
     format    qa (closed book), raft (oracle + distractors, quote + answer) or cpt (raw text)
     write     train.jsonl + validation.jsonl (`datasets.load_dataset("json", ...)` or `load_dataset(DIR)`)
               and card.json: counts, rejects, file hashes, KB version and groups
+
+Access groups. A document is readable by a set of groups when it shares at least one group with
+them (the knowledge base's rule). The card records the groups the data was read as (`groups`), each
+document's own groups (`document_groups`) and `adapter_groups`: the groups a caller must all hold
+to use an adapter trained on the data, the union over the documents the rows show the model (RAFT
+context included) of each document's groups that the readers held. A caller holding all of them
+shares a group with every such document. `restrict_dataset` keeps only the rows a narrower set of
+groups can read (`tailor finetune --groups`).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,17 +51,23 @@ class BuildReport:
 
 def load_corpus(kb: Path, groups: list[str]) -> Corpus:
     """Documents of `groups` with their chunks, read straight from the store (no embedder needed)."""
+    return read_corpus(kb, groups)[0]
+
+
+def read_corpus(kb: Path, groups: list[str]) -> tuple[Corpus, dict[str, list[str]]]:
+    """The corpus of `groups`, and each of its documents' own access groups (read in the same pass)."""
     if not (Path(kb) / "kb.sqlite").is_file():
         raise FileNotFoundError(f"no knowledge base at {kb}; run `tailor ingest` first")
     store = open_store(str(kb))
     try:
-        docs = {}
+        docs, doc_groups = {}, {}
         for doc in store.list_documents(SearchFilter(tuple(groups))):
             # Chunk ids are "<doc id>#<n>" (tailor.kb.chunking).
             found = store.get_chunks([f"{doc.id}#{i}" for i in range(doc.n_chunks)])
             chunks = [found[f"{doc.id}#{i}"][0] for i in range(doc.n_chunks)]
             docs[doc.id] = SourceDoc(doc.id, doc.title, doc.source, chunks)
-        return Corpus(uri=str(kb), version=store.version(), groups=tuple(groups), docs=docs)
+            doc_groups[doc.id] = sorted(doc.groups)
+        return Corpus(uri=str(kb), version=store.version(), groups=tuple(groups), docs=docs), doc_groups
     finally:
         store.close()
 
@@ -147,7 +162,7 @@ def build_dataset(config: DataConfig) -> dict[str, Any]:
         raise ValueError("format cpt trains on the raw chunk text; it takes no qa_file")
     if config.paraphrases and not writer_spec:
         raise ValueError("paraphrases are written by the generator; set one (e.g. offline)")
-    corpus = load_corpus(config.kb, config.groups)
+    corpus, doc_groups = read_corpus(config.kb, config.groups)
     if not corpus.docs:
         raise ValueError(f"no documents in {config.kb} are visible to groups {config.groups}")
     split = split_documents(list(corpus.docs), config.val_fraction, config.seed)
@@ -171,15 +186,107 @@ def build_dataset(config: DataConfig) -> dict[str, Any]:
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "kb": {"uri": corpus.uri, "version": corpus.version},
         "groups": list(corpus.groups),
+        "document_groups": doc_groups,
         "config": config.model_dump(mode="json"),
         "documents": {name: sorted(split[name]) for name in SPLITS},
-        "examples": {name: len(rows[name]) for name in SPLITS},
-        "by_source": {name: dict(Counter(r.get("source", "chunk") for r in rows[name])) for name in SPLITS},
+        **_row_counts(rows),
         "generation": report.writer.to_dict() if report.writer.writer else None,
         "skipped": dict(report.skipped),
         "seconds": round(time.time() - started, 2),
     }
+    card["adapter_groups"] = sorted(_readable_rows(rows, card, frozenset(corpus.groups))[1])
     return write_dataset(Path(config.out), rows, card)
+
+
+def _row_counts(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        "examples": {name: len(rows[name]) for name in SPLITS},
+        "by_source": {name: dict(Counter(r.get("source", "chunk") for r in rows[name])) for name in SPLITS},
+    }
+
+
+# -- access groups ---------------------------------------------------------------------------------
+def row_documents(row: dict[str, Any]) -> set[str]:
+    """The documents whose text or facts a row shows the model: its own, and for RAFT its context's."""
+    # Chunk ids are "<doc id>#<n>" (tailor.kb.chunking).
+    return set(row.get("doc_ids") or ()) | {chunk.rpartition("#")[0] for chunk in row.get("context_ids") or ()}
+
+
+def row_access(row: dict[str, Any], card: dict[str, Any], readers: frozenset[str]) -> frozenset[str] | None:
+    """The groups through which `readers` read every document of the row; None when one is unreadable.
+
+    A row of no KB document (a QA-file row without doc_ids), or a document the card has no groups for
+    (a card built before they were recorded), was readable by the groups the data was read as; the only
+    sufficient condition is then to hold all of them.
+    """
+    built_as = frozenset(card["groups"])
+    known = card.get("document_groups", {})
+    docs = row_documents(row)
+    through: set[str] = set()
+    for doc_groups in [known.get(d) for d in docs] if docs else [None]:
+        if doc_groups is None:
+            shared = built_as if built_as <= readers else frozenset()
+        else:
+            shared = readers & set(doc_groups)
+        if not shared:
+            return None
+        through |= shared
+    return frozenset(through)
+
+
+def _readable_rows(
+    rows: dict[str, list[dict[str, Any]]], card: dict[str, Any], readers: frozenset[str]
+) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+    """The rows `readers` can read, per split, and the union of the groups they read them through."""
+    kept: dict[str, list[dict[str, Any]]] = {name: [] for name in rows}
+    needed: set[str] = set()
+    for name, split_rows in rows.items():
+        for row in split_rows:
+            access = row_access(row, card, readers)
+            if access is not None:
+                kept[name].append(row)
+                needed |= access
+    return kept, needed
+
+
+def adapter_groups(card: dict[str, Any]) -> list[str]:
+    """The groups a caller must all hold to use an adapter trained on this dataset. A card built before
+    they were recorded gives the groups its data was read as: a superset, so never too permissive."""
+    return list(card.get("adapter_groups") or card["groups"])
+
+
+def restrict_dataset(source: Path, groups: Sequence[str], out: Path) -> dict[str, Any]:
+    """Copy the dataset at `source` to `out` with only the rows a caller holding `groups` can read (it
+    shares a group with every document a row shows); returns the new card, whose `adapter_groups` are
+    recomputed and whose `restricted` section says what was dropped from which dataset."""
+    if isinstance(groups, str) or not groups:
+        raise ValueError("restrict a dataset to a non-empty list of groups, e.g. ['public']")
+    card = read_card(source)
+    readers = frozenset(groups)
+    rows = {name: _read_rows(Path(source) / f"{name}.jsonl") for name in SPLITS}
+    kept, needed = _readable_rows(rows, card, readers)
+    if not kept["train"]:
+        raise ValueError(f"no training row of {source} is readable by groups {sorted(readers)}")
+    listed = {d for name in SPLITS for d in card["documents"][name]}
+    readable_docs = {d for d in listed if row_access({"doc_ids": [d]}, card, readers) is not None}
+    known = card.get("document_groups", {})
+    restricted = {
+        **{key: value for key, value in card.items() if key not in ("files", "hash")},
+        "document_groups": {d: known[d] for d in sorted(readable_docs) if d in known},
+        "documents": {name: sorted(set(card["documents"][name]) & readable_docs) for name in SPLITS},
+        **_row_counts(kept),
+        "adapter_groups": sorted(needed),
+        "restricted": {
+            "groups": sorted(readers),
+            "source": {"path": str(source), "hash": card["hash"]},
+            "dropped": {name: len(rows[name]) - len(kept[name]) for name in SPLITS},
+        },
+    }
+    return write_dataset(Path(out), kept, restricted)
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def write_dataset(out: Path, rows: dict[str, list[dict[str, Any]]], card: dict[str, Any]) -> dict[str, Any]:

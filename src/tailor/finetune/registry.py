@@ -9,6 +9,13 @@
 
 A reference is "name" (the promoted version, else the latest), "name@3" or "name@latest".
 Versions are published by renaming a finished folder into place, so a reader never sees half of one.
+
+Access: an adapter's weights may hold facts of every document it was trained on, so its manifest
+records `groups`, the access groups a caller must ALL hold to use it (computed from the documents of
+its training data: `tailor.finetune.data.adapter_groups`). `require_adapter_access` is the one check
+that `tailor ask`, `tailor serve` and `tailor compare` make. It fails closed: a manifest without
+groups (published before they were recorded) serves only unrestricted (administrative) callers, and
+a folder outside the registry, whose training data is unknown, is refused by `AdapterRegistry.resolve`.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +52,65 @@ class AdapterEntry:
     @property
     def base_model(self) -> str:
         return self.manifest["base_model"]["id"]
+
+    @property
+    def groups(self) -> frozenset[str] | None:
+        """The groups a caller must all hold to use this adapter; None when the manifest records none."""
+        groups = self.manifest.get("groups")
+        if not isinstance(groups, list) or not groups or not all(isinstance(g, str) and g for g in groups):
+            return None
+        return frozenset(groups)
+
+
+class AdapterAccessError(PermissionError):
+    """A caller may not use an adapter: it lacks a group of the documents the adapter was trained on."""
+
+    def __init__(self, ref: str, message: str, missing: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.missing = tuple(missing)
+
+
+def require_adapter_access(entry: AdapterEntry, groups: Sequence[str] | None) -> None:
+    """Raise AdapterAccessError unless a caller holding `groups` may use the adapter.
+
+    `groups=None` is an unrestricted (administrative) caller, as in `KnowledgeBase.search`.
+    """
+    if groups is None:
+        return
+    if isinstance(groups, str):
+        raise TypeError("groups must be a sequence of group names, e.g. ('public',), not a string")
+    needed = entry.groups
+    if needed is None:
+        raise AdapterAccessError(
+            entry.ref,
+            f"adapter {entry.ref} records no access groups (published before Tailor recorded them), so only "
+            "an unrestricted caller may use it; retrain it with `tailor finetune` to record them",
+        )
+    missing = sorted(needed - set(groups))
+    if missing:
+        raise AdapterAccessError(
+            entry.ref,
+            f"adapter {entry.ref} was trained on documents of groups {sorted(needed)}; a caller holding "
+            f"{sorted(set(groups))} lacks {missing}",
+            missing,
+        )
+
+
+def entry_at(folder: Path) -> AdapterEntry | None:
+    """The registry version stored at `folder` (a version folder, or the weights folder inside one)."""
+    folder = Path(folder).expanduser().resolve()
+    for candidate in (folder, folder.parent):
+        manifest_path = candidate / "manifest.json"
+        if not manifest_path.is_file():
+            continue
+        manifest = json.loads(manifest_path.read_text())
+        if candidate == folder.parent and manifest.get("weights", "adapter") != folder.name:
+            continue
+        marker = candidate.parent / PROMOTED
+        promoted = marker.is_file() and marker.read_text().strip() == str(manifest["version"])
+        return AdapterEntry(manifest["name"], int(manifest["version"]), candidate, manifest, promoted=promoted)
+    return None
 
 
 class AdapterRegistry:
@@ -112,6 +179,21 @@ class AdapterRegistry:
         path = self.root / name / str(number)
         manifest = json.loads((path / "manifest.json").read_text())
         return AdapterEntry(name, number, path, manifest, promoted=number == promoted)
+
+    def resolve(self, spec: str) -> AdapterEntry:
+        """A reference of this registry ("name", "name@3"), else the path of any registry's version
+        folder or its weights folder. A folder outside a registry is refused (AdapterAccessError): the
+        documents it was trained on, and so who may use it, are unknown."""
+        if self._versions(spec.partition("@")[0]) or not Path(spec).expanduser().exists():
+            return self.get(spec)
+        entry = entry_at(Path(spec))
+        if entry is None:
+            raise AdapterAccessError(
+                spec,
+                f"{spec} is not an adapter of a Tailor registry (no manifest.json in it or beside it): the "
+                "documents it was trained on are unknown, so it is refused; publish it with `tailor finetune`",
+            )
+        return entry
 
     def promote(self, ref: str) -> AdapterEntry:
         """Make this version the one that "name" resolves to."""

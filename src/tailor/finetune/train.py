@@ -35,7 +35,7 @@ from trl.trainer.callbacks import RichProgressCallback
 
 from tailor.finetune.callbacks import GenerationEvalCallback, JsonlMetricsCallback, wall_clock_seconds
 from tailor.finetune.config import FinetuneConfig
-from tailor.finetune.data import SPLITS, read_card
+from tailor.finetune.data import SPLITS, adapter_groups, read_card, restrict_dataset
 from tailor.finetune.registry import AdapterEntry, AdapterRegistry, model_revision
 from tailor.finetune.scratch import LABEL, is_scratch_model
 
@@ -154,8 +154,14 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
     state = PartialState()
     run_dir = config.runs_dir
     checkpoint = prepare_run_dir(run_dir, resume, state)
-    card = read_card(config.dataset)
-    splits = load_splits(config.dataset)
+    dataset = config.dataset
+    if config.groups is not None:  # only the rows those groups can read, copied beside the checkpoints
+        dataset = run_dir / "dataset"
+        if state.is_main_process:
+            restrict_dataset(config.dataset, config.groups, dataset)
+        state.wait_for_everyone()
+    card = read_card(dataset)
+    splits = load_splits(dataset)
     validation = splits.get("validation")
     generation_eval = validation is not None and {"prompt", "answers"} <= set(validation.column_names)
     if validation is not None and config.early_stopping_metric in ("f1", "exact_match") and not generation_eval:
@@ -225,7 +231,7 @@ def _publish(
         "base_model": base,
         "method": config.method,
         "weights": weights,
-        "groups": card["groups"],
+        "groups": adapter_groups(card),  # who may use it: tailor.finetune.registry.require_adapter_access
         "dataset": {"path": str(config.dataset), "hash": card["hash"], "format": card["format"], "kb": card["kb"],
                     "examples": card["examples"]},
         "metrics": metrics,
