@@ -9,7 +9,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import typer  # noqa: E402
 
-from tailor.cli import ask, finetune, kb  # noqa: E402
+from tailor.cli import ask, audit, finetune, kb  # noqa: E402
 
 app = typer.Typer(no_args_is_help=True, help="Adapt a language model to your data by RAG, LoRA or both.")
 app.registered_commands += kb.app.registered_commands
@@ -20,3 +20,4 @@ app.add_typer(kb.eval_app, name="eval")
 app.add_typer(finetune.data_app, name="data")
 app.add_typer(finetune.base_model_app, name="base-model")
 app.add_typer(finetune.adapters_app, name="adapters")
+app.add_typer(audit.audit_app, name="audit")

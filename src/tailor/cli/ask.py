@@ -1,7 +1,16 @@
-"""Answering commands: `tailor ask` and `tailor strategies`."""
+"""Answering commands: `tailor ask` and `tailor strategies`.
+
+`--adapter` names a registry adapter (NAME, NAME@VERSION, or its folder under HOME/adapters/); it is
+refused unless the `--as-group` groups hold every group it was trained on (`require_adapter_access`),
+and when no generator is given its base model is used. Every answer is recorded in the audit trail
+(`tailor.audit`, default `<kb>/audit/`) as caller `cli:<login name>`; `--no-audit` is for the
+operator's own experiments: the server records every answer, without exception.
+"""
 
 from __future__ import annotations
 
+import getpass
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,9 +19,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from tailor.audit import AuditConfig, AuditLog, default_audit_dir
 from tailor.cli._common import JsonOption, console, err_console, open_kb, print_json
+from tailor.finetune.config import default_home
+from tailor.finetune.registry import AdapterAccessError, AdapterEntry, AdapterRegistry, require_adapter_access
 from tailor.generate.base import GeneratorError
 from tailor.generate.strategies import STRATEGIES, AskConfig, make_strategy
+from tailor.kb.knowledge_base import KnowledgeBase
 from tailor.records import Answer
 
 app = typer.Typer()
@@ -28,7 +41,10 @@ def ask(
     generator: Annotated[
         str | None, typer.Option(help="extractive | hf:<id-or-path> | openai:<base_url>#<model>.")
     ] = None,
-    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder for an hf: generator.")] = None,
+    adapter: Annotated[
+        str | None, typer.Option(help="Registry adapter: NAME, NAME@VERSION or its folder (see `tailor adapters ls`).")
+    ] = None,
+    home: Annotated[Path | None, typer.Option("--home", help="Registry home (default $TAILOR_HOME or ./.tailor).")] = None,
     model: Annotated[str | None, typer.Option(help="Model name for an openai: generator.")] = None,
     as_group: Annotated[list[str] | None, typer.Option("--as-group", help="Ask as these groups.")] = None,
     top_k: Annotated[
@@ -47,6 +63,10 @@ def ask(
     nli_model: Annotated[str | None, typer.Option(help="NLI CrossEncoder for citation support.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file with an `ask:` section.")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
+    audit_dir: Annotated[
+        Path | None, typer.Option("--audit-dir", help="Audit trail folder (default: <kb>/audit or $TAILOR_HOME/audit).")
+    ] = None,
+    no_audit: Annotated[bool, typer.Option("--no-audit", help="Do not record this answer in the audit trail.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question with numbered sources, or say that the knowledge base does not contain it."""
@@ -65,12 +85,17 @@ def ask(
         "nli_model": nli_model,
     }
     overrides = {k: v for k, v in flags.items() if v is not None}
+    groups = as_group or ["public"]
     try:
         base = AskConfig.from_file(config) if config else AskConfig()
-        answerer = make_strategy(
-            AskConfig.model_validate({**base.model_dump(), **overrides}), open_kb(kb) if kb else None
-        )
-        groups = as_group or ["public"]
+        audit_config = AuditConfig.from_file(config) if config else AuditConfig()
+        settings = AskConfig.model_validate({**base.model_dump(), **overrides})
+        entry = None
+        if settings.adapter:
+            entry = _adapter_entry(settings.adapter, home, groups)  # checked before any weight is loaded
+            settings = _with_adapter(settings, entry, generator is not None or "generator" in base.model_fields_set)
+        knowledge = open_kb(kb) if kb else None
+        answerer = make_strategy(settings, knowledge)
         if stream and not as_json:
             answer = _stream(answerer.stream(question, groups))
         else:
@@ -80,10 +105,57 @@ def ask(
     except GeneratorError as exc:
         err_console.print(f"[red]error[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
+    if not no_audit:
+        _record(answer, audit_dir or default_audit_dir(kb), audit_config, groups, knowledge, entry)
     if as_json:
         print_json(answer.to_dict())
     else:
         _print(answer, printed_text=stream)
+
+
+def _adapter_entry(spec: str, home: Path | None, groups: list[str]) -> AdapterEntry:
+    """The registry entry `spec` names, when a caller holding `groups` may use it; else an error, exit 1."""
+    try:
+        entry = AdapterRegistry(home or default_home()).resolve(spec)
+        require_adapter_access(entry, groups)
+    except AdapterAccessError as exc:
+        err_console.print(f"[red]access denied:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    except KeyError as exc:  # no such adapter in the registry
+        err_console.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+        raise typer.Exit(1) from exc
+    return entry
+
+
+def _with_adapter(settings: AskConfig, entry: AdapterEntry, generator_given: bool) -> AskConfig:
+    """Load the entry's weights; without a generator named, onto the base model it was trained from."""
+    update: dict[str, Any] = {"adapter": str(entry.weights)}
+    if not generator_given:
+        update["generator"] = f"hf:{entry.base_model}"
+    return settings.model_copy(update=update)
+
+
+def _caller() -> str:
+    """`cli:<login name>`: who ran `tailor ask` on this machine."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in the environment or the password database
+        return "cli"
+
+
+def _record(
+    answer: Answer, folder: Path, config: AuditConfig, groups: list[str], kb: KnowledgeBase | None,
+    adapter: AdapterEntry | None,
+) -> None:
+    """Append the answer to the audit trail; an answer that cannot be recorded is not shown."""
+    try:
+        with AuditLog.open(folder, config) as log:
+            log.record(answer, caller=_caller(), groups=groups, kb_version=kb.version if kb else None,
+                       adapter=adapter.ref if adapter else None)
+    except (OSError, sqlite3.Error) as exc:
+        err_console.print(f"[red]error:[/] could not record the answer in the audit trail at {folder}: {exc} "
+                          "(--no-audit skips it)")
+        raise typer.Exit(1) from exc
 
 
 def _stream(pieces: Any) -> Answer:

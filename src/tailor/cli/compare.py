@@ -64,6 +64,8 @@ def compare(
     def log(message: str) -> None:
         err_console.print(f"[dim]{escape(message)}[/]")
 
+    _quiet_libraries()
+
     with progress(not quiet and not as_json) as on_progress:
         try:
             result = run_compare(settings, progress=on_progress, log=log)
@@ -77,6 +79,18 @@ def compare(
         return
     _print_summary(report)
     console.print(f"\nReport: [bold]{result.paths['html']}[/]  (JSON: {result.paths['json']})")
+
+
+def _quiet_libraries() -> None:
+    """One progress bar per phase is ours; the libraries' own bars and deprecation chatter would bury it."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def _print_summary(report: dict[str, Any]) -> None:

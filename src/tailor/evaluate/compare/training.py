@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ SCRATCH_DEFAULTS: dict[str, Any] = {"epochs": 10}
 SCRATCH_FINETUNE_DEFAULTS: dict[str, Any] = {
     "method": "lora", "lora_rank": 64, "lora_alpha": 64, "lora_dropout": 0.0, "epochs": 4, "batch_size": 1,
     "learning_rate": 2e-3, "max_length": 256, "packing": True, "early_stopping_metric": "none",
-    "eval_steps": 100_000, "save_steps": 100_000, "logging_steps": 20,
+    "eval_steps": 100, "save_steps": 100, "logging_steps": 20,
 }
 
 
@@ -107,10 +108,18 @@ def train_adapter(
     for entry in reversed(registry.entries(name) if name in registry.names() else []):
         if _same_training(entry, card, config):
             return TrainedAdapter(entry, True, card, data_seconds)
-    result = finetune(config, resume=config.runs_dir.exists(), progress=progress)
+    result = finetune(config, resume=_resumable(config.runs_dir), progress=progress)
     if result.entry is None:
         raise RuntimeError("training finished on a non-main process; run compare as a single process")
     return TrainedAdapter(result.entry, False, card, data_seconds)
+
+
+def _resumable(run_dir: Path) -> bool:
+    """A killed training run resumes from its last complete checkpoint; one without any starts over."""
+    if any((p / "trainer_state.json").is_file() for p in run_dir.glob("checkpoint-*")):
+        return True
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return False
 
 
 TRAINING_KEYS_IGNORED = ("home", "run_dir", "dataset", "name")
