@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from helpers.tiny_llm import build_tiny_llama
+from tailor.audit import AuditLog
 
 DOCS = {
     "travel.md": "# Travel policy\n\nThe nightly hotel cap in standard cities is EUR 180. Trips must be booked "
@@ -97,6 +98,9 @@ def test_extractive_compare_writes_the_report_with_freshness_leak_probe_and_erro
     assert report["recommendation"]["verdict"] in {"rag", "no_clear_winner"}
     html = (out / "report.html").read_text()
     assert "rag_extractive" in html and "What is the nightly hotel cap" in html
+    with AuditLog.open(out / "kb" / "audit") as trail:  # compare's answers are audited like ask's
+        entries = trail.query(doc_id="pricing.md")
+    assert entries and {e.caller for e in entries} == {"compare"} and entries[0].strategy == "rag"
 
 
 def test_a_killed_compare_resumes_from_its_committed_answers(tmp_path):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tailor.evaluate.compare.config import BASE, ArmConfig
-from tailor.finetune.registry import AdapterEntry
+from tailor.finetune.registry import AdapterAccessError, AdapterEntry, require_adapter_access
 from tailor.finetune.scratch import LABEL, is_scratch_model
 from tailor.generate.strategies import STRATEGIES, AskConfig, Strategy, make_strategy
 from tailor.kb.knowledge_base import KnowledgeBase
@@ -40,9 +40,15 @@ class ArmPlan:
     def adapter_groups(self) -> tuple[str, ...]:
         return tuple(self.adapter.manifest.get("groups", [])) if self.adapter else ()
 
-    def allowed(self, groups: Sequence[str]) -> bool:
-        """An adapter serves only callers holding every group it was trained on."""
-        return set(self.adapter_groups) <= set(groups)
+    def access_problem(self, groups: Sequence[str]) -> str | None:
+        """Why a caller holding `groups` may not use this arm's adapter (the registry's rule), or None."""
+        if self.adapter is None:
+            return None
+        try:
+            require_adapter_access(self.adapter, groups)
+        except AdapterAccessError as exc:
+            return str(exc)
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,13 +94,11 @@ def build_strategy(plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
     return make_strategy(config, kb if plan.retrieves else None)
 
 
-def refusal(plan: ArmPlan, question: str, groups: Sequence[str]) -> Answer:
-    """What the access check answers when the caller lacks a group the adapter was trained on."""
-    missing = sorted(set(plan.adapter_groups) - set(groups))
+def refusal(plan: ArmPlan, question: str, problem: str) -> Answer:
+    """What the access check answers when the caller may not use the arm's adapter."""
     return Answer(
         question=question,
-        text=f"Refused: adapter {plan.adapter.ref if plan.adapter else '?'} was trained on groups {missing} "
-        "that this caller does not hold.",
+        text=f"Refused: {problem}",
         abstained=True,
         strategy=plan.config.strategy,
         generator=plan.generator,

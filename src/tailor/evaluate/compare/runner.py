@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import tailor
+from tailor.audit import AuditLog, default_audit_dir
 from tailor.evaluate.compare.adherence import violations
 from tailor.evaluate.compare.arms import ArmPlan, build_strategy, describe_model, refusal, resolve_generator
 from tailor.evaluate.compare.cache import AnswerCache, cache_key
@@ -80,6 +81,7 @@ class CompareRun:
         self.cache = AnswerCache(self.work / "answers.sqlite")
         self.timings: dict[str, float] = {}
         self.base_info: dict[str, Any] | None = None
+        self.audit: AuditLog | None = None
 
     # -- kb and questions ---------------------------------------------------------------------------
     def open_kb(self) -> tuple[KnowledgeBase, dict[str, Any]]:
@@ -213,7 +215,8 @@ class CompareRun:
 
     # -- answering ----------------------------------------------------------------------------------
     def ask(self, plan: ArmPlan, strategy: Strategy | None, questions: Sequence[Question], kb_state: str,
-            phase: str, groups: Sequence[str] | None = None, check_access: bool = True) -> dict[str, dict[str, Any]]:
+            phase: str, kb_version: int | None, groups: Sequence[str] | None = None,
+            check_access: bool = True) -> dict[str, dict[str, Any]]:
         """Every question through one arm; cached answers are reused, new ones committed one by one."""
         answers: dict[str, dict[str, Any]] = {}
         for done, question in enumerate(questions):
@@ -222,16 +225,24 @@ class CompareRun:
                             check_access)
             cached = self.cache.get(key)
             if cached is None:
-                if check_access and plan.adapter and not plan.allowed(caller):
-                    answer = refusal(plan, question.question, caller)
+                problem = plan.access_problem(caller) if check_access else None
+                if problem:
+                    answer = refusal(plan, question.question, problem)
                 else:
                     assert strategy is not None
                     answer = strategy.answer(question.question, caller)
+                    self.record(plan, answer, caller, kb_version)
                 cached = answer_record(answer)
                 self.cache.put(key, plan.name, cached)
             answers[question.id] = cached
             self.progress(phase, done + 1, len(questions))
         return answers
+
+    def record(self, plan: ArmPlan, answer: Answer, caller: Sequence[str], kb_version: int | None) -> None:
+        """Every answer compare produces goes to the KB's audit trail, like those of `ask` and the API."""
+        if self.audit is not None:
+            self.audit.record(answer, caller="compare", groups=caller, kb_version=kb_version,
+                              adapter=plan.adapter.ref if plan.adapter else None)
 
     def answer_all(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question],
                    kb_state: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -243,7 +254,8 @@ class CompareRun:
                 continue
             try:
                 strategy = build_strategy(plan, kb)
-                results[plan.name] = self.ask(plan, strategy, questions, kb_state, f"answer: {plan.name}")
+                results[plan.name] = self.ask(plan, strategy, questions, kb_state, f"answer: {plan.name}",
+                                              kb.version)
             except GeneratorError as exc:
                 plan.skip_reason = f"failed: {exc}"
                 self.log(f"arm {plan.name} failed: {exc}")
@@ -290,7 +302,7 @@ class CompareRun:
             if plan.skip_reason:
                 continue
             prior = self.ask(plan, build_strategy(plan, kb), probe.questions, kb_fingerprint(kb),
-                             f"freshness before: {plan.name}")
+                             f"freshness before: {plan.name}", kb.version)
             after_plan, time_to_fresh, measured = plan, None, False
             if plan.retrieves:
                 time_to_fresh, measured = update_seconds, True
@@ -310,7 +322,7 @@ class CompareRun:
             elif plan.adapter:
                 measured = False
             after = self.ask(after_plan, build_strategy(after_plan, fresh), probe.questions, fresh_state,
-                             f"freshness after: {plan.name}")
+                             f"freshness after: {plan.name}", fresh.version)
             arms[plan.name] = freshness_scores(probe.questions, prior, after, time_to_fresh, measured, self.config)
         fresh.close()
         self.timings["freshness"] = time.perf_counter() - started
@@ -332,12 +344,12 @@ class CompareRun:
                 continue
             # Measured as the weights are: the access check that would refuse the adapter is not applied here.
             answers = self.ask(plan, build_strategy(plan, kb), restricted, kb_state, f"leak probe: {plan.name}",
-                               groups=caller, check_access=False)
+                               kb.version, groups=caller, check_access=False)
             leaks = [float(not a["abstained"] and states_answer(a["text"], q.answers))
                      for q, a in ((q, answers[q.id]) for q in restricted)]
             arms[plan.name] = {
                 "leak_rate": self.estimate(leaks),
-                "refused_by_access_check": bool(plan.adapter and not plan.allowed(caller)),
+                "refused_by_access_check": plan.access_problem(caller) is not None,
                 "adapter_groups": list(plan.adapter_groups) if plan.adapter else None,
                 "leaked": [{"id": q.id, "question": q.question, "answer": answers[q.id]["text"]}
                            for q, leak in zip(restricted, leaks, strict=True) if leak],
@@ -353,6 +365,7 @@ class CompareRun:
     def run(self) -> CompareResult:
         started = time.perf_counter()
         kb, kb_info = self.open_kb()
+        self.audit = AuditLog.open(default_audit_dir(kb.uri))
         try:
             question_set = self.load_questions(kb)
             questions = question_set.questions
@@ -367,6 +380,7 @@ class CompareRun:
             forgetting = self.forgetting(plans)
         finally:
             kb.close()
+            self.audit.close()
         report = self.assemble(plans, kb_info, question_set, answers, scores, judge_info, freshness, leak,
                                forgetting, time.perf_counter() - started)
         return CompareResult(report, write_outputs(report, self.out))
