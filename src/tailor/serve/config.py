@@ -1,0 +1,93 @@
+"""`tailor serve` settings: the `serve:` section of a YAML file; every field also a flag of the command.
+
+The same file may hold an `ask:` section (how non-adapter strategies answer: generator, top_k, ...),
+a `kb:` section (retrieval settings) and an `audit:` section (what the audit trail keeps), read by
+`ServeSettings.from_file`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from tailor.audit import AuditConfig
+from tailor.finetune.config import default_home
+from tailor.generate.strategies import AskConfig
+from tailor.kb.config import KBConfig
+from tailor.kb.loaders.registry import LOADERS
+
+SECTIONS = {"serve", "ask", "kb", "audit"}
+
+
+class LimitsConfig(BaseModel):
+    """What one request may ask of the server; every limit answers with a 4xx naming what was exceeded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="Request body of every route but uploads")
+    max_upload_bytes: int = Field(50 << 20, ge=1024, description="Whole multipart upload (all files)")
+    max_file_bytes: int = Field(20 << 20, ge=1, description="One uploaded file")
+    max_files: int = Field(100, ge=1, description="Files per upload")
+    allowed_extensions: list[str] = Field(
+        sorted(LOADERS), description="Uploadable file types (lower case, with the dot); default: every loader"
+    )
+    rate_per_minute: float = Field(600, gt=0, description="Sustained requests per minute per key")
+    burst: int = Field(60, ge=1, description="Requests a key may make at once before the rate applies")
+    answer_timeout_s: float = Field(120, gt=0, description="Longest time an answer may take (504 past it)")
+    max_question_chars: int = Field(4000, ge=1, description="Longest question (or chat message) accepted")
+
+
+class ServeConfig(BaseModel):
+    """The server: where it listens, where its keys and data live, which origins may call it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Interface to bind; loopback unless a team proxy needs more")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port)")
+    home: Path = Field(default_factory=default_home, description="Project data dir (adapters/ for finetuned:)")
+    keys: Path | None = Field(None, description="API key file; default HOME/keys.json")
+    data_dir: Path | None = Field(None, description="Uploads being ingested; default HOME/serve")
+    reports: Path | None = Field(None, description="Folder of compare reports (sub-folders with report.html)")
+    audit_dir: Path | None = Field(None, description="Audit trail folder; default <kb>/audit, or HOME/audit")
+    cors_origins: list[str] = Field([], description="Origins allowed by CORS; empty: CORS off")
+    default_strategy: str = Field("rag", description="Strategy of requests that name none")
+    limits: LimitsConfig = LimitsConfig()
+
+    @property
+    def keys_file(self) -> Path:
+        return self.keys or self.home / "keys.json"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return (self.data_dir or self.home / "serve") / "uploads"
+
+
+@dataclass
+class ServeSettings:
+    """Everything `create_app` needs besides the knowledge base location."""
+
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    ask: AskConfig = field(default_factory=AskConfig)
+    kb: KBConfig | None = None
+    audit: AuditConfig = field(default_factory=AuditConfig)
+
+    @classmethod
+    def from_file(cls, path: Path | None, overrides: dict[str, object] | None = None) -> ServeSettings:
+        """Sections `serve:`, `ask:`, `kb:`, `audit:` of a YAML file; `overrides` (not None) win over `serve:`."""
+        data = (yaml.safe_load(Path(path).read_text()) or {}) if path else {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping with serve:, ask:, kb: and audit: sections")
+        unknown = sorted(set(data) - SECTIONS)
+        if unknown:
+            raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SECTIONS))})")
+        serve = {**(data.get("serve") or {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
+        kb = data.get("kb")
+        return cls(
+            serve=ServeConfig.model_validate(serve),
+            ask=AskConfig.model_validate(data.get("ask") or {}),
+            kb=KBConfig.model_validate(kb) if kb is not None else None,
+            audit=AuditConfig.model_validate(data.get("audit") or {}),
+        )

@@ -1,0 +1,34 @@
+"""GET /v1/audit: the recorded answers (ids and hashes, never text), for admin keys.
+
+An admin sees the answers given to callers whose groups are all among its own: every document such
+an answer used was readable by the admin's groups, so the trail leaks nothing beyond them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from tailor.audit import mark_deleted
+from tailor.serve.auth import Admin, State
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+
+@router.get("/audit")
+def audit(
+    admin: Admin,
+    state: State,
+    doc: Annotated[str | None, Query(description="Answers given or citing this document id")] = None,
+    key: Annotated[str | None, Query(description="Answers to this caller (an API key's id)")] = None,
+    since: Annotated[datetime | None, Query(description="From this ISO 8601 time (UTC unless it has a zone)")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Most answers returned, newest first")] = 1000,
+) -> list[dict[str, Any]]:
+    """Answers by document, caller and time (filters combine), newest first; deleted documents flagged."""
+    allowed = set(admin.groups)
+    entries = [e for e in state.audit.query(doc_id=doc, key_id=key, since=since, limit=limit)
+               if set(e.groups) <= allowed]
+    store = state.kb.reader.store
+    return [entry.to_dict() for entry in mark_deleted(entries, lambda d: store.get_document(d) is not None)]

@@ -1,0 +1,93 @@
+import shutil
+import threading
+import time
+
+from serve_support import DOCS
+
+from tailor.records import Document
+from tailor.serve.knowledge import ReadWriteLock, ServedKnowledgeBase
+
+
+def test_the_lock_lets_readers_share_and_a_writer_wait_for_them_and_hold_new_readers_back():
+    lock, events, release = ReadWriteLock(), [], threading.Event()
+
+    def hold(kind: str) -> None:
+        with lock.exclusive() if kind == "write" else lock.shared():
+            events.append(kind)
+            release.wait(10)
+
+    with lock.shared(), lock.shared():  # two readers at once
+        writer = threading.Thread(target=hold, args=("write",))
+        writer.start()
+        time.sleep(0.1)
+        late_reader = threading.Thread(target=hold, args=("late read",))
+        late_reader.start()
+        time.sleep(0.1)
+        assert events == []  # the writer waits for the readers, the late reader for the writer
+    time.sleep(0.1)
+    assert events == ["write"]
+    release.set()
+    writer.join(5)
+    late_reader.join(5)
+    assert events == ["write", "late read"]
+
+
+def _copy(base_kb, tmp_path, embedder) -> ServedKnowledgeBase:
+    shutil.copytree(base_kb, tmp_path / "kb")
+    return ServedKnowledgeBase.open(str(tmp_path / "kb"), embedder=embedder)
+
+
+def test_queries_answer_from_the_last_committed_version_while_an_ingest_runs(base_kb, tmp_path, embedder):
+    kb = _copy(base_kb, tmp_path, embedder)
+    embedding, release = threading.Event(), threading.Event()
+
+    def pause(phase, done, total):
+        embedding.set()
+        release.wait(30)
+
+    new = Document("news.md", "The Zephyr loom ships in May with a titanium heddle frame.", "News", "news.md")
+    writer = threading.Thread(target=lambda: kb.writer.ingest_documents([new], on_progress=pause))
+    writer.start()
+    assert embedding.wait(30)
+    before = kb.version
+    hits = kb.reader.search("Zephyr titanium heddle", k=3, groups=("public",)).hits
+    assert hits and "news.md" not in {h.chunk.doc_id for h in hits}
+    assert kb.reader.document("news.md", ("public",)) is None
+    release.set()
+    writer.join(30)
+    assert kb.version == before + 1
+    hits = kb.reader.search("Zephyr titanium heddle", k=3, groups=("public",)).hits
+    assert hits[0].chunk.doc_id == "news.md"
+    kb.close()
+
+
+def test_readers_never_fail_while_versions_are_committed(base_kb, tmp_path, embedder):
+    kb = _copy(base_kb, tmp_path, embedder)
+    stop, failures, searches = threading.Event(), [], []
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                result = kb.reader.search("hotel cap loom bonus", k=4, mode="bm25", groups=("public",))
+                assert all(h.chunk.doc_id != "hr/falcon-bonus.md" for h in result.hits)
+                searches.append(len(result.hits))
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(repr(exc))
+
+    readers = [threading.Thread(target=read, daemon=True) for _ in range(4)]
+    for thread in readers:
+        thread.start()
+    try:
+        for i in range(3):
+            text = f"Revision {i}: the hotel cap in standard cities is EUR {180 + i}."
+            kb.writer.ingest_documents([Document("policies/travel.md", text, "Travel", "travel.md")])
+        kb.writer.remove(["products/s200.md"])
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join(30)
+    assert failures == [] and len(searches) > 10
+    assert kb.version == 1 + 3 + 1
+    assert {d.id for d in kb.reader.documents(("public",))} == {d.id for d in DOCS if "public" in d.groups} - {
+        "products/s200.md"}
+    kb.close()
