@@ -184,7 +184,8 @@ class AdapterRegistry:
         """A reference of this registry ("name", "name@3"), else the path of any registry's version
         folder or its weights folder. A folder outside a registry is refused (AdapterAccessError): the
         documents it was trained on, and so who may use it, are unknown."""
-        if self._versions(spec.partition("@")[0]) or not Path(spec).expanduser().exists():
+        name = spec.partition("@")[0]
+        if not Path(spec).expanduser().exists() or ("/" not in name and self._versions(name)):
             return self.get(spec)
         entry = entry_at(Path(spec))
         if entry is None:
