@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import tailor
 from tailor.audit import AuditLog, default_audit_dir
@@ -138,6 +139,9 @@ class CompareRun:
         if base.startswith("openai:"):
             return base, None, {"kind": "openai-compatible endpoint", "spec": base}
         if base == "scratch":
+            # A ~1M-parameter model gains nothing from intra-op threads, and on a busy machine their
+            # spin-waits made training 20x slower in our runs: one thread for the whole run.
+            torch.set_num_threads(1)
             self.progress("base model (scratch, built once)", 0, 1)
             path, facts = ensure_scratch_model(self.home, self.config.scratch)
             self.progress("base model (scratch, built once)", 1, 1)
