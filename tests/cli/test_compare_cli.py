@@ -147,6 +147,7 @@ def test_every_arm_with_a_tiny_base_model_trains_in_the_run_and_reuses_its_adapt
                      "finetune": {"max_steps": 2, "batch_size": 2, "max_length": 128, "lora_rank": 4, "lora_alpha": 8,
                                   "eval_steps": 2, "save_steps": 2, "logging_steps": 1}},
         "format": {"max_words": 25},
+        "probes": {"leak_unrestricted_adapter": True},
         "arms": [
             {"name": "closed_book", "strategy": "closed_book", "max_new_tokens": 8},
             {"name": "rag_extractive", "strategy": "rag", "generator": "extractive"},
@@ -167,12 +168,15 @@ def test_every_arm_with_a_tiny_base_model_trains_in_the_run_and_reuses_its_adapt
     assert arms["remote"]["status"] == "skipped" and arms["remote"]["skip_reason"]
     adapter = arms["finetuned"]["adapter"]
     assert adapter == arms["hybrid"]["adapter"] and adapter["reused"] is False and adapter["groups"] == ["public"]
+    assert "hr/salaries.md" not in json.dumps(adapter)
     assert adapter["training"]["steps"] == 2 and adapter["training"]["tokens"] > 0
     assert adapter["training"]["wall_clock_s"] > 0
     assert report["cost"]["finetuned"]["setup"] > 0 and report["cost"]["finetuned"]["per_update_measured"] is False
     assert set(report["forgetting"]["arms"]) == {"finetuned", "hybrid"}
     assert report["forgetting"]["arms"]["finetuned"]["perplexity_base"] > 0
     assert report["leak"]["arms"]["finetuned"]["refused_by_access_check"] is False
+    unrestricted = report["leak"]["arms"]["finetuned (all groups)"]  # the leak remedy's 'before'
+    assert unrestricted["refused_by_access_check"] is True and "hr" in unrestricted["adapter_groups"]
     assert set(report["format"]["arms"]) >= {"rag_extractive"}
     assert all(arm in report["latency"] for arm in ("closed_book", "rag", "finetuned"))
     assert report["latency"]["rag"]["generate"]["p50"] > 0

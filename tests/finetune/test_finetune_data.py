@@ -216,3 +216,17 @@ def test_rows_of_unknown_document_groups_need_all_the_groups_the_data_was_read_a
     assert row_access({"doc_ids": []}, card, frozenset({"public"})) is None
     assert row_access({"doc_ids": []}, card, frozenset({"hr", "public", "x"})) == {"hr", "public"}
     assert adapter_groups({"groups": ["public"]}) == ["public"]  # an old card: the groups it was read as
+
+
+def test_answer_template_writes_qa_completions_in_the_declared_form(small_kb, tmp_path):
+    out = tmp_path / "formatted"
+    build_dataset(DataConfig(kb=small_kb, out=out, val_fraction=0, answer_template="{answer}\nSource: {title}"))
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert rows
+    for row in rows:
+        answer, source = row["completion"][0]["content"].split("\n")
+        assert answer == row["answers"][0] and source.startswith("Source: ") and len(source) > len("Source: ")
+    with pytest.raises(ValueError, match="must contain"):
+        DataConfig(kb=small_kb, out=out, answer_template="Source: {title}")
+    with pytest.raises(ValueError, match="only"):
+        DataConfig(kb=small_kb, out=out, answer_template="{answer} {page}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -43,8 +43,25 @@ class DataConfig(BaseModel):
     paraphrases: int = Field(0, ge=0, description="Extra rewordings of each training question (knowledge injection)")
     raft_distractors: int = Field(3, ge=0, description="RAFT: distractor chunks per example")
     raft_oracle_p: float = Field(0.8, ge=0, le=1, description="RAFT: probability that the oracle chunk is kept")
+    answer_template: str = Field(
+        "{answer}",
+        description="qa: how a completion is written; {answer} and {title} (the answer's document) are filled "
+        "in, e.g. '{answer}\\nSource: {title}' to teach a declared answer format",
+    )
     val_fraction: float = Field(0.2, ge=0, lt=1, description="Share of documents (not questions) held out")
     seed: int = Field(0, description="Seed for the split, sampling and shuffling")
+
+
+    @field_validator("answer_template")
+    @classmethod
+    def _template_names_the_answer(cls, template: str) -> str:
+        if "{answer}" not in template:
+            raise ValueError("answer_template must contain {answer}")
+        try:
+            template.format(answer="", title="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"answer_template may use only {{answer}} and {{title}}: {exc}") from exc
+        return template
 
 
 class FinetuneConfig(BaseModel):

@@ -105,8 +105,15 @@ def _question_row(item: QAItem, prompt: list[dict[str, str]], completion: str) -
 
 
 def qa_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
-    """Closed book: the question alone, the first gold answer as the completion."""
-    rows = [_question_row(item, formats.closed_book_prompt(item.question), item.answers[0]) for item in items]
+    """Closed book: the question alone; the completion is the first gold answer in the configured form."""
+    docs = ctx.corpus.docs
+    template = ctx.config.answer_template
+
+    def completion(item: QAItem) -> str:
+        title = next((docs[d].title for d in item.doc_ids if d in docs), "")
+        return template.format(answer=item.answers[0], title=title)
+
+    rows = [_question_row(item, formats.closed_book_prompt(item.question), completion(item)) for item in items]
     ctx.rng.shuffle(rows)
     return rows
 

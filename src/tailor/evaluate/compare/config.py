@@ -66,6 +66,9 @@ class TrainingConfig(BaseModel):
     )
     questions_per_chunk: int = Field(3, ge=1, description="Offline synthetic questions per chunk")
     paraphrases: int = Field(1, ge=0, description="Extra rewordings per training question")
+    answer_template: str = Field(
+        "{answer}", description="Form of the trained answers: {answer} and {title}, e.g. '{answer}\\nSource: {title}'"
+    )
     train_on_questions: bool = Field(
         False, description="Also train on the evaluation questions themselves (contaminates the test; off)"
     )
@@ -107,6 +110,9 @@ class ProbeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     leak_caller_groups: list[str] = Field(["public"], description="The caller the leak probe asks as")
+    leak_unrestricted_adapter: bool = Field(
+        False, description="Also train an adapter on every group's documents, probed for leaks only (the 'before')"
+    )
     forgetting: bool = Field(True, description="Perplexity and general questions, base vs each adapter")
     general_text: Path | None = Field(None, description="Held-out general .txt folder; default: shipped set")
     general_questions: Path | None = Field(None, description="General questions jsonl; default: shipped set")

@@ -108,7 +108,7 @@ class CompareRun:
         if self.config.questions is not None:
             found = load_questions(self.config.questions)
             for error in found.errors:
-                self.log(f"skipped question {error.path}: {error.reason}")
+                self.log(f"skipped question: {error.reason}")
         else:
             found = self.generate_questions(kb)
         if self.config.max_questions:
@@ -280,7 +280,7 @@ class CompareRun:
         started = time.perf_counter()
         probe = load_questions(changes / "questions.jsonl")
         for error in probe.errors:
-            self.log(f"skipped change question {error.path}: {error.reason}")
+            self.log(f"skipped change question: {error.reason}")
         overlay = self.work / "fresh-docs"
         shutil.rmtree(overlay, ignore_errors=True)
         shutil.copytree(Path(self.config.docs), overlay)
@@ -343,7 +343,7 @@ class CompareRun:
             return None
         started = time.perf_counter()
         arms = {}
-        for plan in plans:
+        for plan in plans + self.unrestricted_plans(plans, kb):
             if plan.skip_reason:
                 continue
             # Measured as the weights are: the access check that would refuse the adapter is not applied here.
@@ -360,6 +360,26 @@ class CompareRun:
             }
         self.timings["leak_probe"] = time.perf_counter() - started
         return {"caller_groups": list(caller), "questions": len(restricted), "arms": arms}
+
+    def unrestricted_plans(self, plans: list[ArmPlan], kb: KnowledgeBase) -> list[ArmPlan]:
+        """The 'before' of the leak remedy: each trained arm again, with an adapter trained on every group."""
+        if not self.config.probes.leak_unrestricted_adapter:
+            return []
+        every_group = sorted(kb.stats()["groups"])
+        extra, trained = [], {}
+        for plan in plans:
+            if plan.skip_reason or plan.config.adapter != TRAIN or plan.config.strategy != "finetuned":
+                continue
+            key = plan.config.data_format
+            if key not in trained:
+                trained[key] = self.train(kb, [], plan.generator.removeprefix("hf:"), key, groups=every_group,
+                                          suffix="-allgroups")
+            config = plan.config.model_copy(update={"name": f"{plan.name} (all groups)"})
+            unrestricted = ArmPlan(config, plan.generator, plan.model, trained[key].entry, trained[key].to_dict())
+            unrestricted.fingerprint = {**plan.fingerprint, "adapter": [trained[key].entry.ref,
+                                        trained[key].entry.manifest.get("created_at")]}
+            extra.append(unrestricted)
+        return extra
 
     def estimate(self, values: Sequence[float]) -> dict[str, Any] | None:
         found = estimate(values, self.config.bootstrap, self.config.seed)
@@ -438,7 +458,7 @@ class CompareRun:
         metrics = {p.name: self.arm_metrics(scores[p.name]) for p in ran}
         if leak:
             for name, probe in leak["arms"].items():
-                if probe["leak_rate"]:
+                if probe["leak_rate"] and name in metrics:
                     metrics[name]["leak_rate"] = probe["leak_rate"]
         latency = {p.name: latency_table(answers[p.name].values()) for p in ran}
         tokens = {p.name: {

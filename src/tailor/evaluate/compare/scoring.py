@@ -11,17 +11,16 @@ from typing import Any
 
 from tailor.evaluate.compare.questions import Question
 from tailor.evaluate.metrics import exact_match, mrr_at_k, ndcg_at_k, normalize_answer, recall_at_k, token_f1
-from tailor.finetune.formats import ANSWER_PREFIX, final_answer
+from tailor.finetune.formats import final_answer
 from tailor.generate.citations import MARKER, answer_sentences
 
 RETRIEVAL_K = 5
 
 
 def short_answer(text: str) -> str:
-    """The answer a model committed to: after 'Answer:' when present (RAFT style), markers removed."""
-    if ANSWER_PREFIX in text:
-        return final_answer(text)
-    return " ".join(MARKER.sub("", text).split())
+    """The answer a model committed to: after 'Answer:' when present (RAFT style), else its first line
+    (a declared form may add lines such as 'Source: ...'), markers removed."""
+    return " ".join(MARKER.sub("", final_answer(text)).split())
 
 
 def states_answer(text: str, golds: tuple[str, ...]) -> bool:

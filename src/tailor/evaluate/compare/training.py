@@ -98,6 +98,7 @@ def train_adapter(
         generator="offline",
         questions_per_chunk=training["questions_per_chunk"],
         paraphrases=training["paraphrases"],
+        answer_template=training["answer_template"],
         val_fraction=0.0,  # every document the RAG arms can read is also trained on: a like-for-like arm
     )
     card = build_dataset(data)
