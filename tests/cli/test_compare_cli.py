@@ -98,9 +98,43 @@ def test_extractive_compare_writes_the_report_with_freshness_leak_probe_and_erro
     assert report["recommendation"]["verdict"] in {"rag", "no_clear_winner"}
     html = (out / "report.html").read_text()
     assert "rag_extractive" in html and "What is the nightly hotel cap" in html
+    assert_renders_in_chromium(out)
     with AuditLog.open(out / "kb" / "audit") as trail:  # compare's answers are audited like ask's
         entries = trail.query(doc_id="pricing.md")
     assert entries and {e.caller for e in entries} == {"compare"} and entries[0].strategy == "rag"
+
+
+def pointer(document, path):
+    """The value at a JSON pointer ("/metrics/rag/accuracy/mean")."""
+    for part in path.lstrip("/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    return document
+
+
+def assert_renders_in_chromium(out: Path) -> None:
+    """The real run's report: no console error in headless Chromium, every printed number = report.json."""
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    report = json.loads((out / "report.json").read_text())
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((out / "report.html").as_uri(), wait_until="load")
+        numbers = page.evaluate("""() => Array.from(document.querySelectorAll('[data-source]'),
+            e => ({source: e.dataset.source, value: e.dataset.value}))""")
+        browser.close()
+    assert errors == []
+    checked = [n for n in numbers if n["value"] not in (None, "")]
+    assert len(checked) > 20
+    for number in checked:
+        assert float(number["value"]) == pytest.approx(float(pointer(report, number["source"]))), number
 
 
 def test_a_killed_compare_resumes_from_its_committed_answers(tmp_path):
