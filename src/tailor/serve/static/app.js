@@ -167,7 +167,7 @@ function renderAnswer(card, textNode, answer) {
   }
   if (answer.abstained) {
     card.classList.add("abstained");
-    card.insertBefore(element("p", { class: "badge", text: "Abstained: no answer in the documents this key can read" }),
+    card.insertBefore(element("p", { class: "badge", text: "Abstained: no answer given" }),
       textNode);
   }
   if (answer.citations.length) {
