@@ -216,8 +216,13 @@ def test_every_arm_with_a_tiny_base_model_trains_in_the_run_and_reuses_its_adapt
     assert report["latency"]["rag"]["generate"]["p50"] > 0
     assert report["tokens"]["rag"]["in_mean"] > report["tokens"]["closed_book"]["in_mean"]
 
-    again = compare(folder, out, tmp_path)
+    assert report["freshness"]["arms"]["finetuned"]["time_to_fresh_measured"] is False  # stale until retrained
+
+    again = compare(folder, out, tmp_path, "--retrain")
     assert again.returncode == 0, again.stderr
     second = json.loads((out / "report.json").read_text())
     assert {a["name"]: a for a in second["arms"]}["finetuned"]["adapter"]["reused"] is True
-    assert second["metrics"] == report["metrics"]
+    assert second["metrics"] == report["metrics"]  # every answer came from the cache
+    retrained = second["freshness"]["arms"]["finetuned"]
+    assert second["freshness"]["retrained"] and retrained["time_to_fresh_measured"] is True
+    assert retrained["time_to_fresh_s"] > 0 and second["cost"]["finetuned"]["per_update_measured"] is True
