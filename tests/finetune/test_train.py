@@ -20,6 +20,15 @@ def config(tiny_llm_dir: Path, dataset: Path, home: Path, **overrides) -> Finetu
     return FinetuneConfig(**{**fields, **overrides})
 
 
+def tensorboard_scalars(folder: Path) -> dict[str, list]:
+    """Every scalar series in a folder of TensorBoard event files, read the way TensorBoard reads them."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
+
+
 def test_lora_learns_the_facts_and_the_final_evaluation_answers_them(tiny_llm_dir, facts_dataset, tmp_path):
     cfg = config(tiny_llm_dir, facts_dataset, tmp_path, max_steps=120, learning_rate=1e-2, eval_steps=20,
                  save_steps=20, lora_dropout=0.0)
@@ -48,6 +57,9 @@ def test_an_untrained_run_scores_zero_and_publishes_everything(tiny_llm_dir, sma
     events = [json.loads(line) for line in (entry.path / "metrics.jsonl").read_text().splitlines()]
     assert [e["eval_generated"] for e in events if "eval_generated" in e] == [3, 3, card["examples"]["validation"]]
     assert any("train_tokens_per_second" in e for e in events)
+    scalars = tensorboard_scalars(entry.path / "tensorboard")
+    assert [e.step for e in scalars["train/loss"]] == [1, 2, 3, 4] and all(e.value > 0 for e in scalars["train/loss"])
+    assert [e.step for e in scalars["eval/f1"]] == [2, 4, 4]  # every evaluation, the final one included
 
 
 def test_early_stopping_on_generation_f1(tiny_llm_dir, facts_dataset, tmp_path):

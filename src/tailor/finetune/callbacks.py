@@ -1,6 +1,7 @@
-"""Trainer callbacks of the recipe: evaluation by generation, and a JSON-lines metrics log.
+"""Trainer callbacks of the recipe: evaluation by generation, a JSON-lines metrics log, TensorBoard.
 
-(The progress bar is TRL's `RichProgressCallback`; TensorBoard is transformers' own integration.)
+(The progress bar is TRL's `RichProgressCallback`; TensorBoard is transformers' own writer, pointed
+at a fixed folder.) Only the world's main process writes files or draws.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from accelerate.utils import gather_object
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.integrations import TensorBoardCallback
 
 from tailor.finetune.evaluation import generate_answers, score
 
@@ -95,6 +97,24 @@ class JsonlMetricsCallback(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as handle:
             handle.write(json.dumps(line, default=float) + "\n")
+
+
+class TensorBoardLogCallback(TensorBoardCallback):
+    """transformers' TensorBoard logger, writing into `folder` instead of a new `runs/<date_host>` per session.
+
+    A resumed run adds its event file to the same folder, so TensorBoard shows one curve over all
+    sessions. transformers closes its writer when training ends and opens a new one for the final
+    evaluation; `close` ends that one too, before the folder is published.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.logging_dir = str(folder)
+
+    def close(self) -> None:
+        if self.tb_writer is not None:
+            self.tb_writer.close()
+            self.tb_writer = None
 
 
 def wall_clock_seconds(path: Path) -> float:

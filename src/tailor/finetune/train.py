@@ -6,14 +6,16 @@
     save   evaluation on the whole validation set, then the main process publishes the weights with
            their config, dataset card, metrics and cost into the adapter registry
 
-Runs unchanged under `accelerate launch` / `torchrun` (docs/finetuning.md): the Trainer shards the
-data and saves checkpoints rank-safely, and only the main process writes anything else.
+Runs unchanged under `accelerate launch` / `torchrun` (docs/finetuning.md, configs/accelerate/): the
+Trainer shards the data and saves checkpoints rank-safely, and only the main process writes anything
+else (metrics log, TensorBoard, progress panel, the registry).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import resource
 import shutil
 import time
@@ -25,21 +27,27 @@ from typing import Any
 import torch
 import yaml
 from accelerate import PartialState
+from accelerate.utils import str_to_bool
 from datasets import Dataset, load_dataset
 from peft import LoraConfig, PeftConfig
 from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback
-from transformers.integrations import is_tensorboard_available
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTConfig, SFTTrainer
 from trl.trainer.callbacks import RichProgressCallback
 
-from tailor.finetune.callbacks import GenerationEvalCallback, JsonlMetricsCallback, wall_clock_seconds
+from tailor.finetune.callbacks import (
+    GenerationEvalCallback,
+    JsonlMetricsCallback,
+    TensorBoardLogCallback,
+    wall_clock_seconds,
+)
 from tailor.finetune.config import FinetuneConfig
 from tailor.finetune.data import SPLITS, adapter_groups, read_card, restrict_dataset
 from tailor.finetune.registry import AdapterEntry, AdapterRegistry, model_revision
 from tailor.finetune.scratch import LABEL, is_scratch_model
 
 METRICS_LOG = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass
@@ -83,6 +91,15 @@ METHODS: dict[str, Callable[[FinetuneConfig], tuple[PeftConfig | None, Any]]] = 
 
 
 # -- setup ----------------------------------------------------------------------------------------
+def use_cpu() -> bool:
+    """Train on CPU: no accelerator here, or `accelerate launch --cpu`.
+
+    accelerate only forms a multi-process (gloo) group on CPU when told it is on CPU; without it,
+    every process of `torchrun --nproc_per_node N` on a CPU machine trains alone as rank 0.
+    """
+    return not torch.accelerator.is_available() or bool(str_to_bool(os.environ.get("ACCELERATE_USE_CPU", "false")))
+
+
 def prepare_run_dir(run_dir: Path, resume: bool, state: PartialState) -> str | None:
     """The checkpoint to resume from (None for a fresh run); half-written checkpoints are removed."""
     checkpoints = sorted(run_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
@@ -108,12 +125,13 @@ def load_splits(folder: Path) -> dict[str, Dataset]:
     return dict(load_dataset("json", data_files=files))
 
 
-def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool) -> SFTConfig:
+def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool, cpu: bool) -> SFTConfig:
     bf16 = config.bf16 if config.bf16 is not None else torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     metric = config.early_stopping_metric
     select = validate and metric != "none"  # keep the best checkpoint by `metric`, not the last one
     return SFTConfig(
         output_dir=str(run_dir),
+        use_cpu=cpu,
         seed=config.seed,
         data_seed=config.seed,
         num_train_epochs=config.epochs,
@@ -142,7 +160,7 @@ def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool) -> SFTConf
         greater_is_better=metric != "loss",
         restore_callback_states_from_checkpoint=True,
         include_num_input_tokens_seen="non_padding",
-        report_to=["tensorboard"] if is_tensorboard_available() else "none",
+        report_to="none",  # TensorBoard is added as a callback that writes into the run folder
         dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=True,
     )
@@ -151,7 +169,8 @@ def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool) -> SFTConf
 # -- the recipe -----------------------------------------------------------------------------------
 def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = False) -> FinetuneResult:
     """Train, evaluate and publish one version of `config.name`."""
-    state = PartialState()
+    cpu = use_cpu()
+    state = PartialState(cpu=cpu)
     run_dir = config.runs_dir
     checkpoint = prepare_run_dir(run_dir, resume, state)
     dataset = config.dataset
@@ -170,7 +189,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
     peft_config, quantization = METHODS[config.method](config)
     trainer = SFTTrainer(
         model=config.base_model,
-        args=sft_config(config, run_dir, validate=validation is not None),
+        args=sft_config(config, run_dir, validate=validation is not None, cpu=cpu),
         train_dataset=splits["train"],
         eval_dataset=validation,
         peft_config=peft_config,
@@ -186,6 +205,8 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
     if validation is not None and config.early_stopping_metric != "none" and config.early_stopping_patience:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer.add_callback(JsonlMetricsCallback(run_dir / METRICS_LOG))
+    tensorboard = TensorBoardLogCallback(run_dir / TENSORBOARD_DIR)
+    trainer.add_callback(tensorboard)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     if progress:
@@ -202,6 +223,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
         if trainer.args.metric_for_best_model:
             metrics["best"] = {"metric": trainer.args.metric_for_best_model, "value": trainer.state.best_metric,
                                "checkpoint_step": trainer.state.best_global_step}
+    tensorboard.close()  # the final evaluation is logged; nothing writes into the folder once it moves
     final = run_dir / "final"
     trainer.save_model(str(final))
     entry = None
@@ -249,9 +271,7 @@ def _publish(
         "dataset_card.json": json.dumps(card, indent=2) + "\n",
         METRICS_LOG: (run_dir / METRICS_LOG).read_text(),
     }
-    folders = {weights: final}
-    if (run_dir / "runs").is_dir():  # transformers' TensorBoard logs
-        folders["tensorboard"] = run_dir / "runs"
+    folders = {weights: final, TENSORBOARD_DIR: run_dir / TENSORBOARD_DIR}
     entry = AdapterRegistry(config.home).publish(config.name, folders, manifest, files)
     shutil.rmtree(run_dir)  # the checkpoints of a finished run; the weights and logs are in the registry
     return entry
