@@ -19,6 +19,9 @@ from tailor.cli._common import (
     print_json,
     progress,
 )
+from tailor.kb.config import KBConfig
+from tailor.kb.embedding_pool import parse_devices
+from tailor.kb.knowledge_base import KnowledgeBase
 
 app = typer.Typer()
 kb_app = typer.Typer(no_args_is_help=True, help="Inspect and edit a knowledge base.")
@@ -31,11 +34,22 @@ def ingest(
     kb: KbOption,
     group: Annotated[list[str] | None, typer.Option("--group", help="Access group for files without one.")] = None,
     sync: Annotated[bool, typer.Option("--sync", help="Remove documents whose files are gone.")] = False,
+    embed_devices: Annotated[
+        str | None,
+        typer.Option("--embed-devices", help="Embed with one worker per device: cuda:0,cuda:1 or cpu,cpu."),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Load, chunk, embed and index documents; only new or changed ones are re-embedded."""
-    knowledge_base = open_kb(kb, config)
+    kb_config = KBConfig.from_file(config) if config else KBConfig()
+    if embed_devices:
+        try:
+            devices = parse_devices([d for d in embed_devices.split(",") if d.strip()])
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--embed-devices") from exc
+        kb_config = kb_config.model_copy(update={"ingest": kb_config.ingest.model_copy(update={"embed_devices": devices})})
+    knowledge_base = KnowledgeBase.open(kb, kb_config)
     with progress(not as_json) as on_progress:
         report = knowledge_base.ingest(paths, groups=group, sync=sync, on_progress=on_progress)
     if as_json:

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tailor.kb.embedding import DEFAULT_EMBEDDING_MODEL
+from tailor.kb.embedding_pool import parse_devices
 
 
 class EmbedderConfig(BaseModel):
@@ -53,11 +54,35 @@ class RetrievalConfig(BaseModel):
     rerank_candidates: int = Field(30, ge=1, description="Fused hits re-scored by the cross-encoder")
 
 
+class IngestConfig(BaseModel):
+    """How documents are embedded at ingest; may change between runs (the vectors do not depend on it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    embed_devices: list[str] = Field(
+        [],
+        description="One embedding worker process per entry, e.g. [cuda:0, cuda:1] (one per GPU) or [cpu, cpu] "
+        "(the cores split between them); empty: embed in the ingesting process on `index.embedder.device`",
+    )
+    embed_batch: int = Field(
+        256,
+        ge=1,
+        description="Texts embedded between two commits of the embedding cache: a killed ingest re-embeds at most "
+        "this many; with N workers, N x 4 x `index.embedder.batch_size` gives each four full batches per commit",
+    )
+
+    @field_validator("embed_devices")
+    @classmethod
+    def _torch_devices(cls, devices: list[str]) -> list[str]:
+        return parse_devices(devices)
+
+
 class KBConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     index: IndexConfig = IndexConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
+    ingest: IngestConfig = IngestConfig()
 
     @classmethod
     def from_file(cls, path: Path) -> KBConfig:

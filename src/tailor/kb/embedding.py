@@ -9,6 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
+from tailor.kb.embedding_pool import EmbeddingPool, parse_devices
+
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -40,13 +42,25 @@ def _resolve_model_path(model: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model by hub id or local path; all-MiniLM-L6-v2 by default."""
+    """Any sentence-transformers model by hub id or local path; all-MiniLM-L6-v2 by default.
 
-    def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, batch_size: int = 64):
+    With `devices` (e.g. ["cuda:0", "cuda:1"] or ["cpu", "cpu"]), documents are embedded by one worker
+    process per device (`EmbeddingPool`, started at the first call, stopped by `close`); queries are
+    always embedded in this process, on `device`.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        device: str | None = None,
+        batch_size: int = 64,
+        devices: Sequence[str] = (),
+    ):
         self.name = f"sentence-transformers:{model}"
         self.model_id = model
         self.device = device
         self.batch_size = batch_size
+        self.devices = parse_devices(devices)
 
     @cached_property
     def _model(self):  # noqa: ANN202 - sentence_transformers is imported lazily
@@ -56,6 +70,10 @@ class SentenceTransformerEmbedder:
 
         hf_logging.disable_progress_bar()
         return SentenceTransformer(_resolve_model_path(self.model_id), device=self.device)
+
+    @cached_property
+    def _pool(self) -> EmbeddingPool:
+        return EmbeddingPool(self._model, self.devices)
 
     @property
     def dim(self) -> int:
@@ -69,6 +87,12 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.devices:
+            try:
+                return self._pool.encode(texts, self.batch_size)
+            except BaseException:
+                self.close()  # results of the interrupted call may still arrive: the next call gets a fresh pool
+                raise
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -86,6 +110,11 @@ class SentenceTransformerEmbedder:
             text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         return [tuple(span) for span in encoded["offset_mapping"]]
+
+    def close(self) -> None:
+        """Stop the embedding workers, if they were started."""
+        if "_pool" in self.__dict__:
+            self.__dict__.pop("_pool").close()
 
 
 EMBEDDERS: dict[str, Callable[..., Embedder]] = {

@@ -59,11 +59,17 @@ def fingerprint(document: Document) -> str:
 
 
 class Ingestor:
-    def __init__(self, store: Store, embedder: Embedder, chunker: DocumentChunker, cache: EmbeddingCache):
+    """Commits each run as one version; vectors are cached every `embed_batch` texts, so a killed run
+    resumes without re-embedding what it had finished."""
+
+    def __init__(
+        self, store: Store, embedder: Embedder, chunker: DocumentChunker, cache: EmbeddingCache, embed_batch: int = 256
+    ):
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.cache = cache
+        self.embed_batch = embed_batch
 
     def run(
         self,
@@ -104,7 +110,7 @@ class Ingestor:
             if on_progress:
                 on_progress("embed", done, len(texts))
 
-        vectors = self.cache.embed(texts, self.embedder.embed_documents, on_batch=advance)
+        vectors = self.cache.embed(texts, self.embedder.embed_documents, batch_size=self.embed_batch, on_batch=advance)
         report.embed_seconds = time.perf_counter() - embed_started
 
         writes, offset = [], 0

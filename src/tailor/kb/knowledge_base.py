@@ -70,7 +70,9 @@ class KnowledgeBase:
         self.store = store
         self.config = config
         index = config.index
-        self.embedder = embedder or make_embedder(index.embedder.backend, **index.embedder.model_dump(exclude={"backend"}))
+        self.embedder = embedder or make_embedder(
+            index.embedder.backend, **index.embedder.model_dump(exclude={"backend"}), devices=config.ingest.embed_devices
+        )
         self.retriever = Retriever(store, self.embedder, config.retrieval)
         self._ingestor: Ingestor | None = None
 
@@ -103,7 +105,7 @@ class KnowledgeBase:
             index = self.config.index
             chunker = DocumentChunker(self.embedder.token_offsets, index.chunk_tokens, index.overlap_tokens)
             cache = EmbeddingCache(self._cache_path(), self.embedder.name, int(self.store.get_meta("dim")))
-            self._ingestor = Ingestor(self.store, self.embedder, chunker, cache)
+            self._ingestor = Ingestor(self.store, self.embedder, chunker, cache, self.config.ingest.embed_batch)
         return self._ingestor
 
     def _cache_path(self) -> Path:
