@@ -1,0 +1,42 @@
+"""Pieces of the compare run that need a knowledge base but no model."""
+
+from __future__ import annotations
+
+from tailor.evaluate.compare.config import CompareConfig
+from tailor.evaluate.compare.runner import CompareRun, kb_fingerprint
+from tailor.evaluate.metrics import normalize_answer
+from tailor.records import Document
+
+TEXTS = {
+    f"doc{i}.md": f"# Product {i}\n\nThe Model {i} loom weaves {100 + i} metres of cloth per hour. It weighs {40 + i} "
+    f"kilograms and needs a {220 + i} volt supply. The Model {i} was first sold in {2000 + i}.\n"
+    for i in range(10)
+}
+
+
+def test_without_a_questions_file_questions_come_from_held_out_documents(make_kb, tmp_path):
+    kb = make_kb()
+    kb.ingest_documents([Document(id=d, text=t, title=d, source=d, groups=("public",)) for d, t in TEXTS.items()]
+                        + [Document(id="hr.md", text="# Pay\n\nBand L4 pays EUR 81,000 a year in 2026.\n",
+                                    title="Pay", source="hr.md", groups=("hr",))])
+    run = CompareRun(CompareConfig(kb=kb.uri, out=tmp_path / "out", arms=[]))
+    found = run.generate_questions(kb)
+    assert found.generated and found.questions and "held-out documents" in found.source
+    held_out = {d for q in found.questions for d in q.doc_ids}
+    assert 0 < len(held_out) < len(TEXTS) + 1  # a share of the documents, not all of them
+    for question in found.questions:
+        (doc,) = question.doc_ids
+        text = TEXTS.get(doc) or "Band L4 pays EUR 81,000 a year in 2026."
+        assert normalize_answer(question.answers[0]) in normalize_answer(text)
+        assert question.groups == (("hr",) if doc == "hr.md" else ("public",))
+
+
+def test_the_kb_fingerprint_follows_content_not_version_numbers(make_kb):
+    first, second = make_kb("a"), make_kb("b")
+    documents = [Document(id=d, text=t, title=d, source=d) for d, t in list(TEXTS.items())[:3]]
+    first.ingest_documents(documents)
+    second.ingest_documents(documents[:1])
+    second.ingest_documents(documents)
+    assert first.version != second.version and kb_fingerprint(first) == kb_fingerprint(second)
+    second.ingest_documents([Document(id="doc0.md", text="changed", title="doc0.md", source="doc0.md")])
+    assert kb_fingerprint(first) != kb_fingerprint(second)
