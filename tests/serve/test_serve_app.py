@@ -6,6 +6,8 @@ import httpx
 import pytest
 from serve_support import Keys, wait_job
 
+from tailor.serve.schemas import AnswerOut
+
 H = Keys.header
 BONUS_QUESTION = "What percent of base salary is the Falcon retention bonus?"
 
@@ -45,6 +47,7 @@ def test_ask_answers_with_a_span_exact_citation_and_stage_timings(server, keys):
     assert document["text"][citation["start"]:citation["end"]] == citation["quote"]
     assert {"retrieve", "generate", "total"} <= set(answer["timings_ms"])
     assert (answer["model"], answer["strategy"], answer["generator"]) == ("rag", "rag", "extractive")
+    AnswerOut.model_validate(answer)  # the documented schema
 
 
 def test_every_retrieval_is_filtered_by_the_keys_groups(server, keys):

@@ -2,10 +2,12 @@ import shutil
 import threading
 import time
 
+import numpy as np
+import pytest
 from serve_support import DOCS
 
 from tailor.records import Document
-from tailor.serve.knowledge import ReadWriteLock, ServedKnowledgeBase
+from tailor.serve.knowledge import BatchingEmbedder, ReadWriteLock, ServedKnowledgeBase
 
 
 def test_the_lock_lets_readers_share_and_a_writer_wait_for_them_and_hold_new_readers_back():
@@ -91,3 +93,49 @@ def test_readers_never_fail_while_versions_are_committed(base_kb, tmp_path, embe
     assert {d.id for d in kb.reader.documents(("public",))} == {d.id for d in DOCS if "public" in d.groups} - {
         "products/s200.md"}
     kb.close()
+
+
+class Counting:
+    """The real embedder, counting its forward passes."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.calls = inner, inner.name, 0
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed_documents(self, texts, show_progress=False):
+        self.calls += 1
+        time.sleep(0.02)  # long enough for the other callers to queue up
+        return self.inner.embed_documents(texts)
+
+
+def test_concurrent_callers_share_forward_passes_and_each_gets_its_own_vectors(embedder):
+    counting = Counting(embedder)
+    batching = BatchingEmbedder(counting, max_batch=8)
+    texts = [[f"question number {i} about looms"] + ([f"sentence {i} of a passage"] * (i % 3)) for i in range(24)]
+    results: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batching.embed_documents(texts[i])))
+               for i in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 24 and counting.calls < 24
+    for i, vectors in results.items():
+        assert vectors.shape == (len(texts[i]), embedder.dim)
+        assert np.allclose(vectors, embedder.embed_documents(texts[i]), atol=1e-5)
+
+
+def test_a_failed_pass_fails_every_caller_in_it_and_the_next_pass_works(embedder):
+    class Failing(Counting):
+        def embed_documents(self, texts, show_progress=False):
+            if any("boom" in t for t in texts):
+                raise RuntimeError("out of memory")
+            return super().embed_documents(texts)
+
+    batching = BatchingEmbedder(Failing(embedder))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        batching.embed_documents(["boom"])
+    assert batching.embed_query("fine").shape == (embedder.dim,)

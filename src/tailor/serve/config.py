@@ -54,6 +54,10 @@ class ServeConfig(BaseModel):
     audit_dir: Path | None = Field(None, description="Audit trail folder; default <kb>/audit, or HOME/audit")
     cors_origins: list[str] = Field([], description="Origins allowed by CORS; empty: CORS off")
     default_strategy: str = Field("rag", description="Strategy of requests that name none")
+    torch_threads: int | None = Field(
+        1, ge=1, description="Threads per torch forward pass (None: torch's default, one per core). Requests already "
+        "run in parallel threads; on a busy 2-core machine 1 gave 75 req/s where 2 gave 14 (benchmarks/serve_load.py)",
+    )
     limits: LimitsConfig = LimitsConfig()
 
     @property

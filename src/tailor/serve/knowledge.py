@@ -13,6 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -82,35 +84,98 @@ class GuardedStore:
             return self.inner.text_search(query, k, search_filter)
 
 
-class SerialEmbedder:
-    """An embedder used by one thread at a time (request threads share the reader's)."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._lock = threading.Lock()
+@dataclass
+class _Request:
+    texts: list[str]
+    vectors: np.ndarray | None = None
+    error: BaseException | None = None
 
     @property
-    def dim(self) -> int:
+    def finished(self) -> bool:
+        return self.vectors is not None or self.error is not None
+
+    def result(self) -> np.ndarray:
+        if self.error is not None:
+            raise self.error
+        assert self.vectors is not None
+        return self.vectors
+
+
+class BatchingEmbedder:
+    """An embedder shared by request threads: one forward pass at a time, for everyone waiting.
+
+    A fast tokenizer must not be used by two threads at once, so calls are serialised; while one
+    runs, the texts of the callers that arrive queue up, and the next pass embeds all of them
+    together. On a CPU, 16 short texts in one pass cost about a third of 16 passes of one.
+    """
+
+    def __init__(self, inner: Embedder, max_batch: int = 256) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_batch = max_batch
+        self._cond = threading.Condition()
+        self._queue: list[_Request] = []
+        self._busy = False
+        self._lock = threading.Lock()  # for the calls that are not batched (tokenizer, model loading)
+
+    @cached_property
+    def dim(self) -> int:  # asked before every search: once known, it is read without waiting
         with self._lock:
             return self.inner.dim
 
-    @property
+    @cached_property
     def max_tokens(self) -> int:
         with self._lock:
             return self.inner.max_tokens
 
-    def embed_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        with self._lock:
-            return self.inner.embed_documents(texts, show_progress=show_progress)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return self.inner.embed_query(text)
-
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         with self._lock:
             return self.inner.token_offsets(text)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def embed_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        request = _Request(list(texts))
+        with self._cond:
+            self._queue.append(request)
+        while True:
+            with self._cond:
+                while not request.finished and self._busy:
+                    self._cond.wait()
+                if request.finished:
+                    return request.result()
+                self._busy = True  # this caller embeds the queue's next batch, for everyone in it
+                batch, self._queue = self._take()
+            try:
+                self._embed(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _take(self) -> tuple[list[_Request], list[_Request]]:
+        """The queued requests that fit one pass (the first always does), and the rest."""
+        taken, size = [], 0
+        for i, request in enumerate(self._queue):
+            if taken and size + len(request.texts) > self.max_batch:
+                return taken, self._queue[i:]
+            taken.append(request)
+            size += len(request.texts)
+        return taken, []
+
+    def _embed(self, batch: list[_Request]) -> None:
+        try:
+            with self._lock:
+                vectors = self.inner.embed_documents([text for r in batch for text in r.texts])
+        except BaseException as exc:
+            for request in batch:
+                request.error = exc
+            return
+        offset = 0
+        for request in batch:
+            request.vectors = vectors[offset : offset + len(request.texts)]
+            offset += len(request.texts)
 
 
 class ServedKnowledgeBase:
@@ -127,9 +192,9 @@ class ServedKnowledgeBase:
         probe = KnowledgeBase.open(uri, config, embedder=embedder)  # creates it, or checks its index settings
         probe.close()
         lock = ReadWriteLock()
-        shared = SerialEmbedder(embedder) if embedder is not None else None
+        shared = BatchingEmbedder(embedder) if embedder is not None else None
         reader = KnowledgeBase(probe.uri, GuardedStore(open_store(probe.uri), lock), probe.config,
-                               shared or SerialEmbedder(probe.embedder))
+                               shared or BatchingEmbedder(probe.embedder))
         writer = KnowledgeBase(probe.uri, GuardedStore(open_store(probe.uri), lock), probe.config, shared)
         return cls(reader, writer)
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from tailor.serve.answering import AskSettings
 from tailor.serve.auth import Caller, State
@@ -36,7 +36,7 @@ def _ask_events(events: Iterator[StreamEvent], model: str, adapter: str | None) 
 
 
 @router.post("/ask", response_model=AnswerOut, responses=SSE_DOC)
-async def ask(body: AskRequest, caller: Caller, state: State) -> AnswerOut | StreamingResponse:
+async def ask(body: AskRequest, caller: Caller, state: State) -> JSONResponse | StreamingResponse:
     """Answer a question with numbered citations, within the caller's access groups."""
     question = check_question(state, body.question, "question")
     settings = AskSettings(top_k=body.top_k, max_tokens=body.max_tokens, temperature=body.temperature)
@@ -46,4 +46,6 @@ async def ask(body: AskRequest, caller: Caller, state: State) -> AnswerOut | Str
         events = stream_events(state, question, resolved, caller)
         return StreamingResponse(_ask_events(events, model, resolved.adapter), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
-    return AnswerOut.of(await answer(state, question, resolved, caller), model, resolved.adapter)
+    result = await answer(state, question, resolved, caller)
+    # The record is already checked; JSONResponse skips a second validation against AnswerOut (the schema).
+    return JSONResponse({**result.to_dict(), "model": model, "adapter": resolved.adapter})
