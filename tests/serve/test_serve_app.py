@@ -283,3 +283,27 @@ def test_every_answer_of_every_route_is_audited_by_key_id_never_the_key(served, 
     trail = b"".join(p.read_bytes() for p in (served[0] / "audit").rglob("*") if p.is_file())
     for token in (keys.hr, keys.public):
         assert token.split(".")[1].encode() not in trail
+
+
+def test_rate_limits_timeouts_and_configured_cors(served, embedder, tmp_path):
+    from serve_support import running
+
+    from tailor.serve.app import create_app
+    from tailor.serve.config import LimitsConfig, ServeConfig, ServeSettings
+
+    kb_path, settings, keys = served
+    strict = ServeSettings(serve=ServeConfig(
+        home=settings.serve.home, audit_dir=tmp_path / "audit", cors_origins=["http://ui.example"],
+        limits=LimitsConfig(rate_per_minute=1, burst=3, answer_timeout_s=0.001)))
+    with running(create_app(kb_path, strict, embedder=embedder)) as base:
+        slow = httpx.post(f"{base}/v1/ask", headers=H(keys.hr), json={"question": BONUS_QUESTION})
+        assert slow.status_code == 504 and "no answer within" in slow.json()["error"]["message"]
+        streamed = httpx.post(f"{base}/v1/ask", headers=H(keys.hr), json={"question": BONUS_QUESTION, "stream": True})
+        assert "event: error" in streamed.text and "no answer within" in streamed.text
+        assert httpx.get(f"{base}/v1/me", headers=H(keys.hr)).status_code == 200
+        limited = httpx.get(f"{base}/v1/me", headers=H(keys.hr))
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert httpx.get(f"{base}/v1/me", headers=H(keys.public)).status_code == 200  # a key of its own
+        preflight = httpx.options(f"{base}/v1/ask", headers={"Origin": "http://ui.example",
+                                                            "Access-Control-Request-Method": "POST"})
+        assert preflight.headers["access-control-allow-origin"] == "http://ui.example"

@@ -1,5 +1,6 @@
 """The web UI in headless Chromium against a real server: sign in, upload, ask, open a citation;
-a key of another group never sees the uploaded document. Screenshots go to out/test-artifacts/serve/."""
+a key of another group never sees the uploaded document; delete it; the API reference at /docs. Screenshots go
+to out/test-artifacts/serve/."""
 
 from pathlib import Path
 
@@ -113,5 +114,16 @@ def test_upload_ask_cite_and_groups_in_a_real_browser(browser, ui, keys, tmp_pat
     assert page.get_by_role("cell", name="zephyr-launch.md").count() == 0
     assert page.locator("#upload-form").is_hidden()
     shot(page, "6-documents-other-group")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, ui, keys.admin)
+    page.get_by_role("button", name="Documents").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete zephyr-launch.md").click()
+    page.get_by_role("cell", name="zephyr-launch.md", exact=True).wait_for(state="detached")
+
+    page.goto(f"{ui}/docs")  # the API reference, rendered without any outside script
+    page.get_by_role("heading", name="POST /v1/chat/completions").wait_for()
+    shot(page, "7-api-docs")
     assert problems == []
     context.close()

@@ -89,6 +89,7 @@ def create_app(kb_uri: str | Path, settings: ServeSettings | None = None, embedd
     app = FastAPI(
         title="Tailor", summary="Answers from your documents, with citations, within your access groups.",
         version="1", lifespan=lifespan, max_body_size=limits.max_body_bytes,
+        docs_url=None, redoc_url=None,  # their pages load scripts from a CDN; /docs below is self-contained
     )
     app.state.serve = state
     install_error_handlers(app)
@@ -99,6 +100,10 @@ def create_app(kb_uri: str | Path, settings: ServeSettings | None = None, embedd
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers=UI_HEADERS)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", headers=UI_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if settings.serve.cors_origins:

@@ -97,9 +97,7 @@ async def _stage(request: Request, state: ServeState, uploader: ApiKey) -> tuple
 
 
 async def upload_documents(request: Request, uploader: Admin, state: State) -> dict[str, Any]:
-    """Upload files (multipart `files`, `groups`) or text (JSON); ingestion runs as a job.
-
-    Registered by `add_upload_route`: its body limit is the server's upload limit."""
+    """Upload files (multipart `files`, `groups`) or text (JSON); ingestion runs as a job."""
     folder, files, groups = await _stage(request, state, uploader)
     job = state.jobs.submit("ingest", uploader.id, ingest_job(state.kb, folder, files, groups, uploader))
     return {"job": job.to_dict(), "files": [f.name for f in files]}
