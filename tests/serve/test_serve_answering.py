@@ -16,6 +16,8 @@ def test_model_names_are_strategies_with_an_optional_adapter(text, parsed):
 @pytest.mark.parametrize("text, problem", [
     ("gpt-4o", "model: unknown strategy"), ("finetuned", "model: finetuned needs an adapter"),
     ("hybrid:", "needs an adapter"), ("rag:support", "model: rag takes no adapter"), ("", "unknown strategy"),
+    ("finetuned:../../etc", "not an adapter reference"), ("hybrid:/srv/adapter", "not an adapter reference"),
+    ("finetuned:.hidden", "not an adapter reference"), ("finetuned:a@b", "not an adapter reference"),
 ])
 def test_bad_model_names_name_the_field(text, problem):
     with pytest.raises(ValueError, match=problem):

@@ -10,6 +10,7 @@ checked in `StrategyCatalog._adapter` (`tailor.finetune.registry.require_adapter
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from collections.abc import Generator as PyGenerator
@@ -42,15 +43,8 @@ class AnswerRecorder(Protocol):
     ) -> None: ...
 
 
-class NoRecorder:
-    def record(
-        self, answer: Answer, *, caller: str | None, groups: Sequence[str], kb_version: int | None,
-        adapter: str | None = None,
-    ) -> None:
-        return None
-
-
 AdapterCheck = Callable[[AdapterEntry, Sequence[str]], None]
+ADAPTER_REF = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(@(\d+|latest|promoted))?$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +63,8 @@ class ModelName:
             raise ValueError(f"{field}: {strategy} needs an adapter: {strategy}:<adapter>")
         if colon and not spec.needs_adapter:
             raise ValueError(f"{field}: {strategy} takes no adapter")
+        if adapter and not ADAPTER_REF.match(adapter):  # a registry name, never a path on the server
+            raise ValueError(f"{field}: {adapter!r} is not an adapter reference (name, name@3, name@latest)")
         return cls(strategy, adapter or None)
 
 
@@ -118,9 +114,9 @@ class StrategyCatalog:
         try:
             entry = self.registry.get(ref)
         except KeyError as exc:
-            raise LookupError(f"model: no adapter {ref!r} in the registry") from exc
+            raise LookupError(f"no adapter {ref!r} in the registry") from exc
         if entry.manifest.get("weights", "adapter") != "adapter":
-            raise ValueError(f"model: {entry.ref} is a full fine-tune, not an adapter; serve it as an hf: model")
+            raise ValueError(f"{entry.ref} is a full fine-tune, not an adapter; serve it as an hf: model")
         self.check(entry, groups)
         return entry
 
@@ -164,12 +160,10 @@ def with_settings(strategy: Strategy, settings: AskSettings) -> Strategy:
 class Answerer:
     """Answers as a caller (always within the caller's groups), then measures and records the answer."""
 
-    def __init__(
-        self, catalog: StrategyCatalog, metrics: ServeMetrics, recorder: AnswerRecorder | None = None
-    ) -> None:
+    def __init__(self, catalog: StrategyCatalog, metrics: ServeMetrics, recorder: AnswerRecorder) -> None:
         self.catalog = catalog
         self.metrics = metrics
-        self.recorder: AnswerRecorder = recorder or NoRecorder()
+        self.recorder = recorder
 
     def prepare(self, model: ModelName, caller: ApiKey, settings: AskSettings) -> Resolved:
         """Resolve before answering, so that a bad model or a forbidden adapter fails before any output."""

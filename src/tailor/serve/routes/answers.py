@@ -30,15 +30,18 @@ def prepare(state: ServeState, model: str | None, field: str, caller: ApiKey, se
     """The caller's strategy for `model`; 422 bad name, 404 unknown adapter, 403 adapter refused."""
     try:
         name = ModelName.parse(model or state.settings.serve.default_strategy, field)
+    except ValueError as exc:
+        raise invalid(exc) from exc
+    try:
         return state.answerer.prepare(name, caller, settings)
     except PermissionError as exc:
         raise ApiError(403, f"{field}: {exc}", field) from exc
     except LookupError as exc:
-        raise ApiError(404, str(exc).strip("'\""), field) from exc
+        raise ApiError(404, f"{field}: {exc}", field) from exc
     except ValueError as exc:
-        raise invalid(exc) from exc
+        raise ApiError(422, f"{field}: {exc}", field) from exc
     except GeneratorError as exc:
-        raise ApiError(502, f"{field}: {exc}", field) from exc
+        raise ApiError(502, f"{field}: the generator cannot be built: {exc}", field) from exc
 
 
 async def answer(state: ServeState, question: str, resolved: Resolved, caller: ApiKey) -> Answer:

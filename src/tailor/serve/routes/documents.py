@@ -30,7 +30,7 @@ UPLOAD_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
         "groups": {"type": "string", "description": "Comma-separated access groups (default public)"}}}},
-    "application/json": {"schema": TextUpload.model_json_schema(ref_template="#/components/schemas/{model}")},
+    "application/json": {"schema": TextUpload.model_json_schema()},
 }}}
 
 

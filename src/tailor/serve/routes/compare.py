@@ -1,0 +1,97 @@
+"""Compare runs as jobs (admin): `POST /v1/compare` starts `tailor compare` on the served knowledge base,
+`GET /v1/compare/{id}` reports its progress and, when done, where its report is.
+
+A run writes into the reports folder (`tailor serve --reports DIR`), so the web UI lists its report
+when it finishes. Runs have their own job queue: a compare of many minutes never holds up ingestion.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tailor.evaluate.compare import CompareConfig, run_compare
+from tailor.evaluate.compare.questions import parse_question
+from tailor.serve.auth import Admin, State
+from tailor.serve.errors import ApiError, validation_error
+from tailor.serve.jobs import JobHandle
+from tailor.serve.schemas import JobOut
+
+router = APIRouter(prefix="/v1", tags=["compare"])
+RUN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+class CompareRequest(BaseModel):
+    """A compare run on the served knowledge base; `settings` takes any compare.yaml field but the paths."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    questions: list[dict[str, Any]] = Field(min_length=1, description="Question records (as questions.jsonl)")
+    name: str | None = Field(None, description="Report folder name (letters, digits, . _ -); default: the job id")
+    settings: dict[str, Any] = Field(default_factory=dict, description="compare.yaml fields: arms, base_model, ...")
+
+
+PATH_FIELDS = ("docs", "kb", "questions", "changes", "out", "home")
+
+
+def _config(request: CompareRequest, kb: str, home: Path, folder: Path) -> CompareConfig:
+    fixed = sorted(set(request.settings) & set(PATH_FIELDS))
+    if fixed:
+        raise ApiError(422, f"settings: {fixed} are set by the server, not by the request", "settings")
+    try:
+        return CompareConfig.model_validate({**request.settings, "kb": kb, "home": str(home),
+                                             "questions": str(folder / "questions.jsonl"), "out": str(folder)})
+    except ValidationError as exc:
+        raise validation_error(exc.errors(), ("settings",)) from exc
+
+
+def _questions_file(request: CompareRequest, folder: Path) -> None:
+    lines = []
+    for index, record in enumerate(request.questions):
+        try:
+            parse_question(record, f"questions[{index}]", default_id=f"q{index}")
+        except ValueError as exc:
+            raise ApiError(422, str(exc), f"questions[{index}]") from exc
+        lines.append(json.dumps(record, ensure_ascii=False))
+    folder.mkdir(parents=True)
+    (folder / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@router.post("/compare", status_code=202, response_model=JobOut)
+def start_compare(request: CompareRequest, admin: Admin, state: State) -> dict[str, Any]:
+    """Start a compare run as a background job (admin keys only)."""
+    root = state.reports.root
+    if root is None:
+        raise ApiError(409, "reports: start the server with --reports DIR to run compares", "reports")
+    name = request.name or f"compare-{secrets.token_hex(6)}"
+    if not RUN_NAME.match(name):
+        raise ApiError(422, "name: letters, digits, '.', '_' and '-' only (at most 64)", "name")
+    folder = root / name
+    if folder.exists():
+        raise ApiError(409, f"name: a report named {name!r} exists", "name")
+    config = _config(request, state.kb.reader.uri, state.settings.serve.home, folder)
+    _questions_file(request, folder)
+
+    def work(handle: JobHandle) -> dict[str, Any]:
+        result = run_compare(config, progress=handle.progress, log=lambda message: None)
+        report = result.report
+        return {"name": name, "report": f"/reports/{name}/report.html",
+                "recommendation": report["recommendation"], "metrics": report["metrics"],
+                "skipped": {a["name"]: a["skip_reason"] for a in report["arms"] if a["status"] != "ran"}}
+
+    return state.compare_jobs.submit("compare", admin.id, work).to_dict()
+
+
+@router.get("/compare/{job_id}", response_model=JobOut)
+def get_compare(job_id: str, admin: Admin, state: State) -> dict[str, Any]:
+    """Status and progress per phase of a compare run; when it succeeded, its report and recommendation."""
+    job = state.compare_jobs.get(job_id)
+    if job is None:
+        raise ApiError(404, f"job_id: no compare run {job_id!r}", "job_id")
+    return job.to_dict()
