@@ -134,6 +134,22 @@ def test_a_text_upload_cannot_take_over_a_document_the_admin_cannot_see(server, 
     assert httpx.get(f"{server}/v1/documents/notes.md", headers=H(keys.hr)).json()["groups"] == ["hr"]
 
 
+def test_jsonl_documents_keep_to_the_uploaders_groups_and_ids_once(server, keys):
+    lines = [{"id": "faq/one", "text": "Answer one about looms."}, {"id": "faq/one", "text": "Again."},
+             {"id": "faq/two", "text": "Answer two.", "groups": ["finance"]},
+             {"id": "faq/three", "text": "Answer three.", "groups": ["hr"]}]
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    again = json.dumps({"id": "faq/three", "text": "Once more."}).encode()
+    accepted = httpx.post(f"{server}/v1/documents", headers=H(keys.admin),
+                          files=[("files", ("faq.jsonl", body)), ("files", ("more.jsonl", again))])
+    job = wait_job(server, accepted.json()["job"]["id"], keys.admin)
+    assert job["status"] == "partial" and sorted(job["result"]["added"]) == ["faq/one", "faq/three"]
+    reasons = [(e["item"], e["reason"]) for e in job["errors"]]
+    assert [item for item, _ in reasons] == ["faq.jsonl", "faq.jsonl", "more.jsonl"]
+    assert "duplicate id 'faq/one'" in reasons[0][1] and "['finance'] are not groups" in reasons[1][1]
+    assert reasons[2][1] == "duplicate document id 'faq/three' in this upload"
+
+
 @pytest.mark.parametrize("files, field, status", [
     ([("files", ("run.sh", b"echo hi", "text/x-sh"))], "files[0].filename", 422),
     ([("files", ("a.md", b"x", "text/markdown")), ("files", ("../a.md", b"y", "text/markdown"))],

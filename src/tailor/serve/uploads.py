@@ -95,17 +95,17 @@ def ingest_job(
 
     def work(handle: JobHandle) -> dict[str, Any]:
         try:
-            documents: list[Document] = []
+            documents: dict[str, Document] = {}
             for done, staged in enumerate(files, start=1):
                 for item in load_file(staged.path, folder, Sidecar(), default_groups=groups):
                     if isinstance(item, LoadError):
                         handle.error(staged.name, item.reason.replace(str(staged.path), staged.name))
-                    elif problem := _refusal(kb, item, uploader):
+                    elif problem := _refusal(kb, item, uploader, documents):
                         handle.error(staged.name, problem)
                     else:
-                        documents.append(_as_upload(item, staged))
+                        documents[item.id] = _as_upload(item, staged)
                 handle.progress("load", done, len(files))
-            report = kb.writer.ingest_documents(documents, on_progress=handle.progress)
+            report = kb.writer.ingest_documents(list(documents.values()), on_progress=handle.progress)
             for error in report.errors:
                 handle.error(error.path.removeprefix("upload:"), error.reason)
             summary = report.to_dict()
@@ -116,8 +116,12 @@ def ingest_job(
     return work
 
 
-def _refusal(kb: ServedKnowledgeBase, document: Document, uploader: ApiKey) -> str | None:
-    """Why this document may not be written by `uploader`, or None."""
+def _refusal(
+    kb: ServedKnowledgeBase, document: Document, uploader: ApiKey, accepted: dict[str, Document]
+) -> str | None:
+    """Why this document may not be written by `uploader` with the `accepted` ones, or None."""
+    if document.id in accepted:
+        return f"duplicate document id {document.id!r} in this upload"
     outside = sorted(set(document.groups) - set(uploader.groups))
     if outside:
         return f"groups {outside} are not groups of key {uploader.id}"
