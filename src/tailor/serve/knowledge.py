@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tailor.kb.config import KBConfig
-from tailor.kb.embedding import Embedder
+from tailor.kb.embedding import Embedder, make_embedder
 from tailor.kb.knowledge_base import KnowledgeBase, open_store
 from tailor.kb.store import ChunkMatch, DocumentWrite, SearchFilter, Store
 
@@ -188,13 +188,15 @@ class ServedKnowledgeBase:
     @classmethod
     def open(cls, uri: str, config: KBConfig | None = None, embedder: Embedder | None = None) -> ServedKnowledgeBase:
         """Open (or create) the knowledge base at `uri`. A given `embedder` is shared by both handles,
-        one call at a time (tests); by default each handle loads its own."""
+        one pass at a time (tests). By default each handle loads its own: the reader's embeds in this
+        process, the writer's may use `kb.ingest.embed_devices` worker processes."""
         probe = KnowledgeBase.open(uri, config, embedder=embedder)  # creates it, or checks its index settings
         probe.close()
         lock = ReadWriteLock()
         shared = BatchingEmbedder(embedder) if embedder is not None else None
-        reader = KnowledgeBase(probe.uri, GuardedStore(open_store(probe.uri), lock), probe.config,
-                               shared or BatchingEmbedder(probe.embedder))
+        settings = probe.config.index.embedder
+        queries = shared or BatchingEmbedder(make_embedder(settings.backend, **settings.model_dump(exclude={"backend"})))
+        reader = KnowledgeBase(probe.uri, GuardedStore(open_store(probe.uri), lock), probe.config, queries)
         writer = KnowledgeBase(probe.uri, GuardedStore(open_store(probe.uri), lock), probe.config, shared)
         return cls(reader, writer)
 
