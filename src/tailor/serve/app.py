@@ -25,7 +25,7 @@ from tailor.serve.knowledge import ServedKnowledgeBase
 from tailor.serve.limits import RateLimiter
 from tailor.serve.metrics import MetricsMiddleware, ServeMetrics
 from tailor.serve.reports import ReportShelf
-from tailor.serve.routes import ask, audit, documents, openai, ops, reports
+from tailor.serve.routes import ask, audit, compare, documents, openai, ops, reports
 from tailor.serve.state import ServeState
 from tailor.serve.uploads import UploadStager
 
@@ -52,6 +52,7 @@ def build_state(kb_uri: str | Path, settings: ServeSettings, embedder: Embedder 
         kb=kb,
         answerer=Answerer(catalog, metrics, trail),
         jobs=JobRunner(),
+        compare_jobs=JobRunner(),
         metrics=metrics,
         reports=ReportShelf(config.reports),
         uploads=UploadStager(config.uploads_dir, config.limits),
@@ -83,6 +84,7 @@ def create_app(kb_uri: str | Path, settings: ServeSettings | None = None, embedd
         threading.Thread(target=_warm, args=(state,), name="tailor-warm-up", daemon=True).start()
         yield
         state.jobs.shutdown()
+        state.compare_jobs.shutdown()
         state.audit.close()
 
     limits = settings.serve.limits
@@ -93,7 +95,8 @@ def create_app(kb_uri: str | Path, settings: ServeSettings | None = None, embedd
     )
     app.state.serve = state
     install_error_handlers(app)
-    for router in (ask.router, openai.router, documents.router, ops.router, reports.router, audit.router):
+    for router in (ask.router, openai.router, documents.router, ops.router, reports.router, audit.router,
+                   compare.router):
         app.include_router(router)
     documents.add_upload_route(app, limits.max_upload_bytes)
 

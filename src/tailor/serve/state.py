@@ -25,6 +25,7 @@ class ServeState:
     kb: ServedKnowledgeBase
     answerer: Answerer
     jobs: JobRunner
+    compare_jobs: JobRunner  # compare runs take minutes: their own queue, so ingestion never waits behind one
     metrics: ServeMetrics
     reports: ReportShelf
     uploads: UploadStager
