@@ -7,8 +7,9 @@
     knowledge.py  the reader and writer handles of the knowledge base; queries go on while a job writes
     jobs.py       background jobs (status, progress per phase, per-item errors), e.g. ingestion
     uploads.py    uploaded files: names, types and sizes checked, ingested by a job
-    routes/       one module per area: ask, openai, documents (+ jobs), audit, reports, ops
+    routes/       one module per area: ask, openai, documents (+ jobs), compare, audit, reports, ops
 
-A new job kind (e.g. compare runs) submits its work to `state.jobs` and is read back at
-GET /v1/jobs/{id}; a new router is added to the tuple in `create_app`.
+A new job kind submits its work to `state.jobs` (read back at GET /v1/jobs/{id}); compare runs have
+their own queue, `state.compare_jobs`, so that a long run never holds up ingestion. A new router is
+added to the tuple in `create_app`.
 """
