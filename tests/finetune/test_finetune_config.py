@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tailor.finetune.config import DataConfig, FinetuneConfig, ScratchConfig, load_config
-from tailor.finetune.train import METHODS, sft_config
+from tailor.finetune.train import METHODS, sft_config, use_cpu
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "finetune").glob("*.yaml"))
 
@@ -52,7 +52,7 @@ def test_every_shipped_config_instantiates(path, tmp_path):
     if isinstance(config, FinetuneConfig):
         if config.method != "qlora":  # qlora needs CUDA; its config is still validated above
             METHODS[config.method](config)
-        args = sft_config(config, tmp_path, validate=True)  # e.g. save_steps must be a multiple of eval_steps
+        args = sft_config(config, tmp_path, validate=True, cpu=use_cpu())  # e.g. save_steps must be a multiple of eval_steps
         metric = config.early_stopping_metric
         assert args.metric_for_best_model == (None if metric == "none" else f"eval_{metric}")
         assert args.load_best_model_at_end == (metric != "none")
