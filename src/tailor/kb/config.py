@@ -30,7 +30,7 @@ class IndexConfig(BaseModel):
     chunk_tokens: int = Field(200, ge=16, description="Tokens per chunk (embedder tokenizer); <= model limit")
     overlap_tokens: int = Field(32, ge=0, description="Tokens shared by consecutive chunks of a section")
     ann_min_chunks: int = Field(
-        200_000, ge=1, description="Chunks from which dense search uses an IVF index instead of an exact scan"
+        50_000, ge=1, description="Chunks from which dense search uses an IVF index instead of an exact scan"
     )
     ann_nprobe: int = Field(32, ge=1, description="IVF lists scanned per query: higher is more exact, slower")
 

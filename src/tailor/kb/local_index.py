@@ -32,7 +32,7 @@ def bm25_tokenize(texts: list[str]) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class AnnSettings:
-    min_chunks: int = 200_000  # below this, exact search is fast enough (about 7 ms at 100k x 384)
+    min_chunks: int = 50_000  # below this, exact search is fast enough (docs/decisions/0001)
     nprobe: int = 32  # IVF lists scanned per query: higher is more exact and slower
     exact_below_visible: int = 50_000  # a caller who sees fewer chunks than this is searched exactly
 
