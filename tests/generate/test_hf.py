@@ -140,3 +140,17 @@ def test_stop_filter_across_pieces(pieces: list[str], stop: tuple[str, ...], emi
 def test_unknown_spec() -> None:
     with pytest.raises(GeneratorError, match="hf:"):
         make_generator("llama:foo")
+
+
+def test_a_prompt_longer_than_the_window_is_cut_in_the_middle(tiny_generator: HFGenerator) -> None:
+    window = tiny_generator._load().model.config.max_position_embeddings
+    long_context = " ".join(["filler"] * (window * 2))
+    messages = [{"role": "system", "content": "SYSTEM RULES"},
+                {"role": "user", "content": f"{long_context} QUESTION: what now?"}]
+    result = tiny_generator.generate(messages, GenerationConfig(max_new_tokens=8))
+    assert result.tokens_in == window - 8 and result.tokens_out == 8
+    kept = tiny_generator._generate_kwargs(messages, GenerationConfig(max_new_tokens=8))["input_ids"][0]
+    text = tiny_generator._load().tokenizer.decode(kept)
+    assert "SYSTEM RULES" in text and text.rstrip().endswith(tiny_generator.build_prompt(messages)[-20:].rstrip())
+    with pytest.raises(GeneratorError, match="no room"):
+        tiny_generator.generate(messages, GenerationConfig(max_new_tokens=window))

@@ -93,7 +93,7 @@ def build_model(config: ScratchConfig, tokenizer: PreTrainedTokenizerFast) -> Ll
         num_hidden_layers=config.layers,
         num_attention_heads=config.heads,
         num_key_value_heads=config.heads,
-        max_position_embeddings=4096,
+        max_position_embeddings=config.max_length,  # what it was trained on: generators fit prompts to it
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Generator as PyGenerator
@@ -30,6 +31,8 @@ from tailor.generate.base import (
     cut_at_stop,
 )
 
+log = logging.getLogger("tailor.generate")
+
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
@@ -48,6 +51,28 @@ def _pick_dtype(dtype: str | None, device: str) -> torch.dtype:
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
+
+
+def context_window(model: Any) -> int | None:
+    """The longest sequence the model was built for (prompt and answer), when its config says."""
+    return getattr(getattr(model, "config", None), "max_position_embeddings", None)
+
+
+def fit_context(inputs: Any, window: int | None, max_new_tokens: int) -> dict[str, torch.Tensor]:
+    """The prompt, cut to leave room for the answer inside the model's window: its head (the instructions)
+    and its tail (the latest context and the question) are kept, the middle is dropped."""
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    budget = (window or 0) - max_new_tokens
+    if window is None or ids.shape[1] <= budget:
+        return {"input_ids": ids, "attention_mask": mask}
+    if budget < 8:
+        raise GeneratorError(f"max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's "
+                             f"{window}-token window")
+    head = budget // 4
+    tail = budget - head
+    log.warning("prompt of %d tokens cut to %d to fit the model's %d-token window", ids.shape[1], budget, window)
+    return {"input_ids": torch.cat([ids[:, :head], ids[:, -tail:]], dim=1),
+            "attention_mask": torch.cat([mask[:, :head], mask[:, -tail:]], dim=1)}
 
 
 def plain_prompt(messages: list[Message]) -> str:
@@ -141,7 +166,7 @@ class HFGenerator:
             return_tensors="pt",
         ).to(self.device)
         kwargs: dict[str, Any] = {
-            **inputs,
+            **fit_context(inputs, context_window(loaded.model), config.max_new_tokens),
             "max_new_tokens": config.max_new_tokens,
             "pad_token_id": loaded.pad_id,
             "tokenizer": tokenizer,

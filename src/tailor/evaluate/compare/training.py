@@ -35,7 +35,7 @@ def _digest(payload: Any) -> str:
 def ensure_scratch_model(home: Path, overrides: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The scratch model for these settings: built on first use under HOME/models/, reused after."""
     fields = {**SCRATCH_DEFAULTS, **overrides}
-    folder = Path(home) / "models" / f"scratch-{_digest(fields)}"
+    folder = Path(home) / "models" / f"scratch-{_digest({**fields, 'recipe': 2})}"  # 2: window = max_length
     if (folder / MARKER).is_file():
         return str(folder), {**json.loads((folder / MARKER).read_text()), "reused": True}
     facts = build_scratch_model(ScratchConfig(out=folder, **fields))
