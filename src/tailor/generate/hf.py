@@ -70,7 +70,6 @@ def fit_context(inputs: Any, window: int | None, max_new_tokens: int) -> dict[st
                              f"{window}-token window")
     head = budget // 4
     tail = budget - head
-    log.warning("prompt of %d tokens cut to %d to fit the model's %d-token window", ids.shape[1], budget, window)
     return {"input_ids": torch.cat([ids[:, :head], ids[:, -tail:]], dim=1),
             "attention_mask": torch.cat([mask[:, :head], mask[:, -tail:]], dim=1)}
 
@@ -116,6 +115,7 @@ class HFGenerator:
         self.name = f"hf:{model}" + (f"+adapter:{adapter}" if adapter else "")
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
+        self._warned_cut = False
 
     def _load(self) -> _Loaded:
         with self._lock:
@@ -165,8 +165,14 @@ class HFGenerator:
             add_special_tokens=not tokenizer.chat_template,
             return_tensors="pt",
         ).to(self.device)
+        window = context_window(loaded.model)
+        fitted = fit_context(inputs, window, config.max_new_tokens)
+        if fitted["input_ids"].shape[1] < inputs["input_ids"].shape[1] and not self._warned_cut:
+            self._warned_cut = True  # once per generator: a RAG run would repeat it for every question
+            log.warning("prompts longer than %s's %d-token window are cut (head and tail kept), e.g. %d -> %d tokens",
+                        self.model_id, window, inputs["input_ids"].shape[1], fitted["input_ids"].shape[1])
         kwargs: dict[str, Any] = {
-            **fit_context(inputs, context_window(loaded.model), config.max_new_tokens),
+            **fitted,
             "max_new_tokens": config.max_new_tokens,
             "pad_token_id": loaded.pad_id,
             "tokenizer": tokenizer,
