@@ -20,7 +20,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.config import ProbeConfig
 from tailor.evaluate.compare.scoring import states_answer
-from tailor.evaluate.compare.stats import estimate
+from tailor.evaluate.compare.stats import estimate_dict
 from tailor.finetune.evaluation import generate_answers
 from tailor.finetune.formats import closed_book_prompt
 
@@ -89,16 +89,11 @@ def forgetting_probe(plans: Sequence[ArmPlan], probes: ProbeConfig,
             arms[plan.name] = {
                 "perplexity": math.exp(sum(nll) / len(nll)),
                 "perplexity_base": math.exp(sum(base_nll) / len(base_nll)),
-                "perplexity_change": _est(change),
-                "general_accuracy": _est(accuracy),
+                "perplexity_change": estimate_dict(change),
+                "general_accuracy": estimate_dict(accuracy),
                 "general_accuracy_base": sum(base_accuracy) / len(base_accuracy),
-                "general_accuracy_change": _est(accuracy_change),
+                "general_accuracy_change": estimate_dict(accuracy_change),
             }
             done += 1
             progress("forgetting probe", done, total)
     return {"probe": f"{len(passages)} held-out general passages, {len(rows)} general questions", "arms": arms}
-
-
-def _est(values: list[float]) -> dict[str, Any] | None:
-    found = estimate(values)
-    return found.to_dict() if found else None

@@ -39,7 +39,7 @@ from tailor.evaluate.compare.probes import forgetting_probe
 from tailor.evaluate.compare.questions import Question, QuestionSet, load_questions
 from tailor.evaluate.compare.recommend import recommend
 from tailor.evaluate.compare.scoring import score_answer, states_answer
-from tailor.evaluate.compare.stats import compare_paired, estimate
+from tailor.evaluate.compare.stats import compare_paired, estimate_dict
 from tailor.evaluate.compare.training import TrainedAdapter, ensure_scratch_model, train_adapter
 from tailor.finetune.config import DataConfig, default_home
 from tailor.finetune.data import build_dataset
@@ -382,8 +382,7 @@ class CompareRun:
         return extra
 
     def estimate(self, values: Sequence[float]) -> dict[str, Any] | None:
-        found = estimate(values, self.config.bootstrap, self.config.seed)
-        return found.to_dict() if found else None
+        return estimate_dict(values, self.config.bootstrap, self.config.seed)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> CompareResult:
@@ -568,8 +567,7 @@ def freshness_scores(probe: Sequence[Question], before: dict[str, dict[str, Any]
                 for q in probe if q.id in answers]
 
     def est(values: list[float]) -> dict[str, Any] | None:
-        found = estimate(values, config.bootstrap, config.seed)
-        return found.to_dict() if found else None
+        return estimate_dict(values, config.bootstrap, config.seed)
 
     stale = [{"id": q.id, "question": q.question, "answer": after[q.id]["text"],
               "old_answers": list(q.old_answers), "answers": list(q.answers)}

@@ -30,6 +30,12 @@ def estimate(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> E
     return Estimate(mean, low, high, len(values))
 
 
+def estimate_dict(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> dict[str, float | int] | None:
+    """`estimate` as it goes into report.json."""
+    found = estimate(values, resamples, seed)
+    return found.to_dict() if found else None
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Arm a minus arm b on one metric over the questions both answered."""
