@@ -1,12 +1,11 @@
-"""The extractive reader and the sentence tools it stands on."""
+"""The extractive reader: sentence choice, exact spans, abstention, answer-type cues, what it embeds."""
 
 from __future__ import annotations
 
 import pytest
 
-from tailor.generate.extractive import ABSTAIN_TEXT, ExtractiveReader
+from tailor.generate.extractive import ABSTAIN_TEXT, AnswerTypeCue, ExtractiveReader
 from tailor.generate.prompts import PromptBuilder
-from tailor.generate.sentences import content_terms, idf_weights, split_sentences, weighted_recall
 from tailor.records import Chunk, Hit
 
 TRAVEL = (
@@ -35,40 +34,6 @@ HITS = [hit("rail", RAIL, 300), hit("travel", TRAVEL, 1200)]
 @pytest.fixture(scope="module")
 def reader(embedder) -> ExtractiveReader:
     return ExtractiveReader(embedder)
-
-
-def spans(text: str) -> list[str]:
-    return [text[a:b] for a, b in split_sentences(text)]
-
-
-def test_split_sentences_keeps_exact_spans():
-    text = "  Dr. Smith paid EUR 3.50 at 9 a.m. on Monday. He left!\nJ. R. R. Tolkien wrote it (in 1937). \n\n- a bullet"
-    assert spans(text) == [
-        "Dr. Smith paid EUR 3.50 at 9 a.m. on Monday.",
-        "He left!",
-        "J. R. R. Tolkien wrote it (in 1937).",
-        "- a bullet",
-    ]
-    assert spans('He said "Stop." Then he went. "Why?" she asked.') == [
-        'He said "Stop."',
-        "Then he went.",
-        '"Why?" she asked.',
-    ]
-    assert split_sentences("") == [] and split_sentences(" \n ") == []
-
-
-def test_content_terms_stem_and_drop_stopwords():
-    assert content_terms("What are the booking rules for the trips?") == ["book", "rule", "trip"]
-
-
-def test_weighted_recall_weights_rare_terms():
-    idf = idf_weights([["hotel", "cap"], ["hotel", "tax"], ["hotel", "rail"]])
-    assert idf["cap"] > idf["hotel"]
-    assert weighted_recall(["hotel", "cap"], ["cap"], idf, unseen=5.0) > weighted_recall(
-        ["hotel", "cap"], ["hotel"], idf, 5.0
-    )
-    assert weighted_recall([], ["cap"], idf, 5.0) == 0.0
-    assert weighted_recall(["cap", "hotel"], ["hotel", "cap", "x"], idf, 5.0) == pytest.approx(1.0)
 
 
 def test_reader_quotes_the_answer_sentence_with_document_offsets(reader):
@@ -137,22 +102,66 @@ def test_read_and_stream_agree(reader):
     assert reading.citations == done.value.value.citations and reading.tokens_in == 0
 
 
+def test_answer_type_cues():
+    how_many, when = (
+        AnswerTypeCue("How many days ahead must trips be booked?"),
+        AnswerTypeCue("When did it start?"),
+    )
+    assert (how_many("Book 14 days ahead."), how_many("Book early, always.")) == (1.0, -1.0)
+    assert (when("It started in March 2021."), when("It started long ago.")) == (1.0, -1.0)
+    who = AnswerTypeCue("Who approves trips to Tokyo?")
+    assert who("Trips to Tokyo are approved by Anna Berg.") == 1.0
+    assert who("Trips to Tokyo need approval.") == -1.0  # the question's own name does not answer it
+    assert AnswerTypeCue("What is the mileage rate?")("Mileage is EUR 0.25.") == 0.0
+
+
+def test_names_and_numbers_are_looked_up_in_the_passage_with_its_title(reader):
+    datasheet = Hit(
+        Chunk("s200#0", "s200", "It weighs 1,850 kg without the beam.", 0, 36, heading_path=("Weights",)),
+        0.5,
+        "Weft S200 datasheet",
+        "s200.md",
+        scores={"dense": 0.5},
+    )
+    own = reader.confidence_features(
+        "How much does the Weft S200 weigh?", reader.candidates("weigh", [datasheet])
+    )
+    other = reader.confidence_features(
+        "How much does the Weft M400 weigh?", reader.candidates("weigh", [datasheet])
+    )
+    assert (own["name"], own["number"]) == (0.0, 0.0)
+    assert (other["name"], other["number"]) == (1.0, 1.0)
+
+
 class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
     def __init__(self, inner) -> None:
-        self.inner, self.documents = inner, 0
+        self.inner, self.name, self.documents, self.queries = inner, inner.name, 0, 0
 
     def embed_documents(self, texts):
         self.documents += len(texts)
         return self.inner.embed_documents(texts)
 
     def embed_query(self, text):
+        self.queries += 1
         return self.inner.embed_query(text)
 
 
-def test_sentence_vectors_are_cached_across_questions(embedder):
+def test_nothing_is_embedded_when_the_hits_carry_dense_scores(embedder):
     counting = CountingEmbedder(embedder)
     reader = ExtractiveReader(counting)
-    reader.extract("What is the mileage rate?", HITS)
-    first = counting.documents
-    reader.extract("What is the hotel cap?", HITS)
-    assert first > 0 and counting.documents == first
+    dense = [Hit(h.chunk, h.score, h.doc_title, h.doc_source, scores={"dense": 0.6}) for h in HITS]
+    extract = reader.extract("What is the hotel cap per night in Tokyo?", dense)
+    assert not extract.abstained and (counting.documents, counting.queries) == (0, 0)
+
+
+def test_a_bm25_only_hit_gets_its_passage_cosine_from_the_embedder(embedder):
+    counting = CountingEmbedder(embedder)
+    reader = ExtractiveReader(counting)
+    question = "What is the hotel cap per night in Tokyo?"
+    best = reader.candidates(question, HITS)[0]
+    features = reader.confidence_features(question, [best])
+    expected = float(embedder.embed_documents([TRAVEL])[0] @ embedder.embed_query(question))
+    assert features["passage_cosine"] == pytest.approx(expected, abs=1e-5)
+    assert features["share"] == pytest.approx(1.0) and counting.documents == 1

@@ -183,7 +183,7 @@ def test_a_question_is_embedded_once_per_ask(kb, embedder):
     assert first.reader.embedder is memo and second.reader.embedder is memo
     memo.clear()
     first.answer("What is the mileage rate for a private car?", PUBLIC)
-    assert memo.embed_query.cache_info().misses == 1 and memo.embed_query.cache_info().hits >= 1
+    assert memo.embed_query.cache_info().misses == 1  # the extractive reader needs no second embedding
     vector = memo.embed_query("What is the mileage rate for a private car?")
     assert not vector.flags.writeable and np.array_equal(
         vector, embedder.embed_query("What is the mileage rate for a private car?")

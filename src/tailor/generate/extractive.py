@@ -1,22 +1,26 @@
 """The extractive reader: the offline default. No LLM; it quotes the retrieved sentence(s) that best
 answer the question, with exact document spans, and abstains when it is probably wrong.
 
-Two small linear models, both fit on the calibration half of SQuAD v2 (articles 0-7) by
-`benchmarks/squad_extractive.py --calibrate` (docs/decisions/0005-extractive-reader.md):
+Nothing is embedded at question time (the question's vector is the retriever's): sentences are
+compared with the question through stemmed terms and word-piece vectors (`WordPieces`), and the
+passage through the retriever's dense score. Two small linear models, both fit on the calibration
+half of SQuAD v2 (articles 0-7) by `benchmarks/squad_extractive.py --calibrate`
+(docs/decisions/0005-extractive-reader.md):
 
-- ranking: every sentence of the top hits is scored from its IDF-weighted recall of the question's
-  stemmed terms, the same recall over the sentence and its neighbours, the reciprocal rank of its
-  hit, and its embedding cosine with the question (a conditional logit: softmax over sentences);
-- confidence: the best sentence's probability of holding the answer, from its cosine and recall
-  and three mismatch flags (a negated question, a number or a name of the question missing from
-  the passage). Below `abstain_below` the reader says it does not know.
+- ranking, a conditional logit (softmax over the sentences of the top hits) on the IDF-weighted
+  recall of the question's terms in the sentence and in its ±1 window, the reciprocal rank of the
+  hit, the word-piece soft match, and an answer-type cue (a how-many question wants a number, a
+  when question a date, who/where a name);
+- confidence, a logistic model on the best sentence: the question's cosine with its passage, its
+  share of the ranking softmax, its recall and window recall, and three mismatch flags (a negated
+  question, a number or a name of the question missing from the passage). Below `abstain_below`
+  the reader says it does not know.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Generator as PyGenerator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,8 +30,10 @@ import numpy as np
 from tailor.generate.prompts import Prompt
 from tailor.generate.readers import Reading
 from tailor.generate.sentences import (
+    WordPieces,
     content_terms,
     idf_weights,
+    soft_match,
     split_sentences,
     unseen_weight,
     weighted_recall,
@@ -36,20 +42,68 @@ from tailor.kb.embedding import Embedder
 from tailor.records import Citation, Hit
 
 ABSTAIN_TEXT = "I don't know: the knowledge base does not seem to contain the answer."
-RANKING = {"recall": 3.51, "context": 2.16, "rank": 2.11, "cosine": 2.5}
+RANKING = {"recall": 2.94, "context": 1.96, "rank": 2.16, "soft_match": 2.61, "answer_type": 0.73}
 CONFIDENCE = {
-    "bias": -3.04,
-    "cosine": 2.92,
-    "recall": 1.17,
-    "negation": -2.07,
+    "bias": -2.84,
+    "passage_cosine": 2.27,
+    "share": 1.78,
+    "recall": 0.77,
+    "context": -0.63,
+    "negation": -2.02,
     "number": -0.86,
-    "name": -0.37,
+    "name": -0.61,
 }
-ABSTAIN_BELOW = 0.28  # maximises sentence accuracy + abstention F1 on the calibration half
+ABSTAIN_BELOW = 0.28  # the threshold closest to both targets on the calibration half
 _NEGATION = re.compile(r"\b(not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
 _NUMBER = re.compile(r"\d+")
 _NAME = re.compile(r"\b[A-Z][\w-]+")
 _PIECE = re.compile(r"\S+\s*")
+# What a question asks for, by its wording, and what in a sentence can be that answer; first match wins.
+_NUMERAL = (
+    r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
+    r"|forty|fifty|hundred|thousand|million|billion|dozen|half|percent)\b"
+)
+_DATE = (
+    r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(january|february|march|april|may|june|july|august|september"
+    r"|october|november|december)\b|\bcentur(y|ies)\b|\b\d+(st|nd|rd|th)\b"
+)
+_NAME_INSIDE = r"(?<!^)\b[A-Z][\w-]+"  # a capitalised word that does not open the sentence
+ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "number": (
+        re.compile(
+            r"\bhow (many|much|long|old|far|large|big|often|tall|high|fast)\b"
+            r"|\bwhat (percentage|percent|number|amount|proportion)\b",
+            re.I,
+        ),
+        re.compile(_NUMERAL, re.I),
+    ),
+    "date": (
+        re.compile(
+            r"\bwhen\b|\b(what|which|in what) (year|century|decade|date|month|day|time|period|era)\b", re.I
+        ),
+        re.compile(_DATE, re.I),
+    ),
+    "person": (re.compile(r"\bwho(m|se)?\b", re.I), re.compile(_NAME_INSIDE)),
+    "place": (
+        re.compile(r"\bwhere\b|\b(what|which) (country|city|state|region|continent)\b", re.I),
+        re.compile(_NAME_INSIDE),
+    ),
+}
+
+
+class AnswerTypeCue:
+    """+1 for a sentence that has the kind of answer the question asks for (a number, a date, a name)
+    and the question does not; -1 for one that has none; 0 for every sentence of other questions."""
+
+    def __init__(self, question: str) -> None:
+        self.answers = next((a for asks, a in ANSWER_TYPES.values() if asks.search(question)), None)
+        self.question_words = {w.lower() for w in re.findall(r"\w+", question)}
+
+    def __call__(self, sentence: str) -> float:
+        if self.answers is None:
+            return 0.0
+        found = (m.group().lower() not in self.question_words for m in self.answers.finditer(sentence))
+        return 1.0 if any(found) else -1.0
 
 
 @dataclass
@@ -98,28 +152,21 @@ class Extract:
         ]
 
 
-def confidence_features(question: str, best: Candidate) -> dict[str, float]:
-    """What the confidence model reads: the best sentence's cosine and recall, and mismatch flags."""
-    passage = best.hit.chunk.text.lower()
-    names = _NAME.findall(question)[1:]  # the first capital starts the question
-    return {
-        "cosine": best.features["cosine"],
-        "recall": best.features["recall"],
-        "negation": float(bool(_NEGATION.search(question)) and not _NEGATION.search(best.text)),
-        "number": float(any(n not in passage for n in _NUMBER.findall(question))),
-        "name": float(any(n.lower() not in passage for n in names)),
-    }
+def rank(candidates: Sequence[Candidate], weights: dict[str, float] = RANKING) -> list[Candidate]:
+    """Score each candidate with `weights` and sort them, best first."""
+    for candidate in candidates:
+        candidate.score = sum(w * candidate.features[name] for name, w in weights.items())
+    return sorted(candidates, key=lambda c: -c.score)
 
 
-def confidence(question: str, best: Candidate) -> float:
+def confidence(features: dict[str, float]) -> float:
     """Probability that the best-ranked sentence holds the answer (logistic, fit on SQuAD v2)."""
-    features = confidence_features(question, best)
     z = CONFIDENCE["bias"] + sum(CONFIDENCE[name] * value for name, value in features.items())
     return 1.0 / (1.0 + math.exp(-z))
 
 
 class ExtractiveReader:
-    """Picks answer sentences from hits; sentence vectors are cached in memory (LRU) across questions."""
+    """Picks answer sentences from hits; embeds nothing unless a hit lacks its dense score (bm25 mode)."""
 
     name = "extractive"
 
@@ -128,26 +175,23 @@ class ExtractiveReader:
         embedder: Embedder,
         abstain_below: float = ABSTAIN_BELOW,
         max_chunks: int = 5,
-        max_candidates: int = 8,
         max_sentences: int = 1,
         min_words: int = 3,
-        cache_size: int = 50_000,
+        pieces: WordPieces | None = None,
     ) -> None:
         self.embedder = embedder
         self.abstain_below = abstain_below
         self.max_chunks = max_chunks
-        self.max_candidates = max_candidates
         self.max_sentences = max_sentences
         self.min_words = min_words
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self.pieces = pieces or WordPieces.default()
 
     def extract(self, question: str, hits: Sequence[Hit]) -> Extract:
         """The best sentence(s) of the first `max_chunks` hits, or an abstention."""
         candidates = self.candidates(question, hits)
         if not candidates:
             return Extract([], 0.0, abstained=True)
-        sure = confidence(question, candidates[0])
+        sure = confidence(self.confidence_features(question, candidates))
         if sure < self.abstain_below:
             return Extract([], sure, abstained=True)
         return Extract(candidates[: self.max_sentences], sure, abstained=False)
@@ -166,31 +210,51 @@ class ExtractiveReader:
         return Reading(text=extract.text, citations=extract.citations(), abstained=extract.abstained)
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
-        """Ranked candidate sentences, best first; only the `max_candidates` best by words are embedded."""
+        """Every sentence worth reading in the first `max_chunks` hits, with its features, best first."""
         pool = self._pool(hits[: self.max_chunks])
         if not pool:
             return []
         question_terms = content_terms(question)
         idf = idf_weights(terms for _, terms, _ in pool)
         unseen = unseen_weight(len(pool))
-        for candidate, terms, context in pool:
-            candidate.features["recall"] = weighted_recall(question_terms, terms, idf, unseen)
-            candidate.features["context"] = weighted_recall(question_terms, context, idf, unseen)
-            candidate.features["rank"] = 1.0 / candidate.block
-        shortlist = sorted((c for c, _, _ in pool), key=lambda c: -self._lexical(c))[: self.max_candidates]
-        cosines = self._vectors_for([c.text for c in shortlist]) @ self.embedder.embed_query(question)
-        for candidate, cosine in zip(shortlist, cosines, strict=True):
-            candidate.features["cosine"] = float(cosine)
-            candidate.score = sum(weight * candidate.features[name] for name, weight in RANKING.items())
-        return sorted(shortlist, key=lambda c: -c.score)
+        question_pieces, *sentence_pieces = self.pieces.rows([question, *(c.text for c, _, _ in pool)])
+        answer_type = AnswerTypeCue(question)
+        for (candidate, terms, context), pieces in zip(pool, sentence_pieces, strict=True):
+            candidate.features = {
+                "recall": weighted_recall(question_terms, terms, idf, unseen),
+                "context": weighted_recall(question_terms, context, idf, unseen),
+                "rank": 1.0 / candidate.block,
+                "soft_match": soft_match(question_pieces, pieces),
+                "answer_type": answer_type(candidate.text),
+            }
+        return rank([c for c, _, _ in pool])
 
-    @staticmethod
-    def _lexical(candidate: Candidate) -> float:
-        """The ranking score without its embedding term: what decides which sentences get embedded."""
-        return sum(w * candidate.features[name] for name, w in RANKING.items() if name != "cosine")
+    def confidence_features(self, question: str, ranked: Sequence[Candidate]) -> dict[str, float]:
+        """What the confidence model reads about the best of `ranked` (sorted, scores set)."""
+        best = ranked[0]
+        scores = np.array([c.score for c in ranked])
+        hit = best.hit
+        passage = " ".join([hit.doc_title, *hit.chunk.heading_path, hit.chunk.text])  # what was retrieved
+        names = _NAME.findall(question)[1:]  # the first capital starts the question
+        return {
+            "passage_cosine": self._passage_cosine(question, best.hit),
+            "share": float(1.0 / np.exp(scores - scores[0]).sum()),
+            "recall": best.features["recall"],
+            "context": best.features["context"],
+            "negation": float(bool(_NEGATION.search(question)) and not _NEGATION.search(best.text)),
+            "number": float(any(n not in passage for n in _NUMBER.findall(question))),
+            "name": float(any(n.lower() not in passage.lower() for n in names)),
+        }
+
+    def _passage_cosine(self, question: str, hit: Hit) -> float:
+        """The retriever's dense score; a bm25-only search has none, so the chunk is embedded then."""
+        if "dense" in hit.scores:
+            return hit.scores["dense"]
+        return float(self.embedder.embed_documents([hit.chunk.text])[0] @ self.embedder.embed_query(question))
 
     def _pool(self, hits: Sequence[Hit]) -> list[tuple[Candidate, list[str], list[str]]]:
-        """Every sentence of the hits worth reading, once (overlapping chunks repeat sentences)."""
+        """Every sentence of the hits worth reading, once (overlapping chunks repeat sentences), with
+        its terms and its window's terms."""
         pool = []
         seen: set[tuple[str, int, int]] = set()
         for block, hit in enumerate(hits, start=1):
@@ -205,14 +269,3 @@ class ExtractiveReader:
                 context = [t for j in range(max(0, i - 1), min(len(spans), i + 2)) for t in terms[j]]
                 pool.append((Candidate(block, hit, start, end), terms[i], context))
         return pool
-
-    def _vectors_for(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            for text, vector in zip(missing, self.embedder.embed_documents(missing), strict=True):
-                self._vectors[text] = vector
-        for text in texts:
-            self._vectors.move_to_end(text)
-        while len(self._vectors) > self._cache_size:
-            self._vectors.popitem(last=False)
-        return np.stack([self._vectors[t] for t in texts])
