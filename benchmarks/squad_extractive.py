@@ -5,9 +5,10 @@
 Articles 0-7 are the calibration half, 8-15 the report half: `--calibrate` fits the reader's
 ranking weights (conditional logit over the sentences of each answerable question's top-5 hits),
 its confidence model (logistic: does the best sentence hold the answer?) and the abstention
-threshold (maximising sentence accuracy + abstention F1) on the calibration half only, and prints
-the constants for tailor/generate/extractive.py. The default run reports on both halves; only the
-report half is held out. Metrics:
+threshold on the calibration half only, and prints the constants for tailor/generate/extractive.py.
+The threshold is the one closest to meeting both targets at once (the larger of
+min(accuracy / 0.70, F1 / 0.60)). The default run reports on both halves; only the report half is
+held out. Metrics:
 
 - sentence accuracy: answerable questions whose cited sentence contains a gold answer span of the
   gold paragraph (abstaining counts as wrong); `top sentence` is the same without abstention;
@@ -34,14 +35,15 @@ from tailor.generate.extractive import (
     Candidate,
     ExtractiveReader,
     confidence,
-    confidence_features,
+    rank,
 )
 from tailor.kb.knowledge_base import KnowledgeBase
 from tailor.records import Document
 
 CALIBRATION_ARTICLES = range(0, 8)
 TOP_K = 5
-SWEEP = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+TARGET_ACCURACY, TARGET_F1 = 0.70, 0.60
+SWEEP = (0.0, 0.1, 0.15, 0.2, 0.22, 0.24, 0.25, 0.26, 0.28, 0.3, 0.35, 0.4, 0.5)
 
 
 @dataclass
@@ -93,7 +95,7 @@ def outcomes(kb: KnowledgeBase, reader: ExtractiveReader, questions: list[Questi
             Outcome(
                 answerable=q.answerable,
                 right=bool(candidates) and q.answerable and holds_answer(candidates[0], q),
-                confidence=confidence(q.text, candidates[0]) if candidates else 0.0,
+                confidence=confidence(reader.confidence_features(q.text, candidates)) if candidates else 0.0,
                 gold_rank=docs.index(q.doc_id) + 1 if q.doc_id in docs else None,
             )
         )
@@ -127,6 +129,11 @@ def _fit(loss, dim: int) -> np.ndarray:
     return minimize(loss, np.zeros(dim), jac=True, method="L-BFGS-B").x
 
 
+def _targets_met(accuracy: float, f1: float) -> float:
+    """How far a threshold gets towards both targets at once: the smaller of the two ratios."""
+    return min(accuracy / TARGET_ACCURACY, f1 / TARGET_F1)
+
+
 def calibrate(kb: KnowledgeBase, reader: ExtractiveReader, questions: list[Question]) -> dict[str, object]:
     """Fit ranking weights, then the confidence model, then the threshold, on `questions`."""
     names = list(RANKING)
@@ -149,42 +156,40 @@ def calibrate(kb: KnowledgeBase, reader: ExtractiveReader, questions: list[Quest
             n += 1
         return total / n + 0.01 * w @ w, grad / n + 0.02 * w
 
-    weights = _fit(ranking_loss, len(names))
+    weights = dict(zip(names, _fit(ranking_loss, len(names)).tolist(), strict=True))
     rows, labels, answerable = [], [], []
-    for q, candidates, x in groups:
+    for q, candidates, _ in groups:
         if not candidates:
             continue
-        best = candidates[int(np.argmax(x @ weights))]
-        rows.append(list(confidence_features(q.text, best).values()))
-        labels.append(q.answerable and holds_answer(best, q))
+        ranked = rank(candidates, weights)
+        features = reader.confidence_features(q.text, ranked)
+        rows.append(list(features.values()))
+        labels.append(q.answerable and holds_answer(ranked[0], q))
         answerable.append(q.answerable)
-    features = np.hstack([np.ones((len(rows), 1)), np.array(rows)])
+    x = np.hstack([np.ones((len(rows), 1)), np.array(rows)])
     y = np.array(labels, dtype=float)
 
     def logistic_loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        p = 1.0 / (1.0 + np.exp(-(features @ w)))
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
         eps = 1e-12
         loss = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + 1e-3 * w[1:] @ w[1:]
-        return loss, features.T @ (p - y) / len(y) + np.r_[0.0, 2e-3 * w[1:]]
+        return loss, x.T @ (p - y) / len(y) + np.r_[0.0, 2e-3 * w[1:]]
 
-    coef = _fit(logistic_loss, features.shape[1])
-    prob = 1.0 / (1.0 + np.exp(-(features @ coef)))
-    right, answerable_mask = y.astype(bool), np.array(answerable)
-    n_answerable = sum(q.answerable for q in questions)
-    best_threshold, best_sum = 0.0, -1.0
-    for threshold in np.round(np.arange(0.02, 0.8, 0.01), 2):
-        abstain = prob < threshold
-        accuracy = (right & ~abstain).sum() / n_answerable
-        tp = (abstain & ~answerable_mask).sum()
-        precision, recall = tp / max(1, abstain.sum()), tp / max(1, (~answerable_mask).sum())
-        f1 = 2 * precision * recall / max(1e-9, precision + recall)
-        if accuracy + f1 > best_sum:
-            best_threshold, best_sum = float(threshold), accuracy + f1
-    confidence_names = ["bias", *confidence_features(groups[0][0].text, groups[0][1][0])]
+    coef = _fit(logistic_loss, x.shape[1])
+    prob = 1.0 / (1.0 + np.exp(-(x @ coef)))
+    found = [Outcome(a, bool(r), float(p), None) for a, r, p in zip(answerable, y, prob, strict=True)] + [
+        Outcome(q.answerable, False, 0.0, None) for q, candidates, _ in groups if not candidates
+    ]
+    thresholds = np.round(np.arange(0.02, 0.8, 0.01), 2)
+    scored = [metrics(found, float(t)) for t in thresholds]
+    best = max(scored, key=lambda m: _targets_met(m["sentence_accuracy"], m["abstain_f1"]))
     return {
-        "RANKING": dict(zip(names, np.round(weights, 2).tolist(), strict=True)),
-        "CONFIDENCE": dict(zip(confidence_names, np.round(coef, 2).tolist(), strict=True)),
-        "ABSTAIN_BELOW": best_threshold,
+        "RANKING": {name: round(w, 2) for name, w in weights.items()},
+        "CONFIDENCE": dict(zip(["bias", *features], np.round(coef, 2).tolist(), strict=True)),
+        "ABSTAIN_BELOW": best["threshold"],
+        "calibration_half": {
+            k: round(best[k], 4) for k in ("sentence_accuracy", "abstain_f1", "abstain_rate")
+        },
     }
 
 
@@ -209,7 +214,7 @@ def main() -> int:
         "report": [q for q in questions if q.article not in CALIBRATION_ARTICLES][: args.limit],
     }
     if args.calibrate:
-        constants = calibrate(kb, ExtractiveReader(kb.embedder, max_candidates=10**6), halves["calibration"])
+        constants = calibrate(kb, ExtractiveReader(kb.embedder), halves["calibration"])
         print(json.dumps(constants, indent=2))
         return 0
     reader = ExtractiveReader(kb.embedder)
