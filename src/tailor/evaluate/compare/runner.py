@@ -83,6 +83,7 @@ class CompareRun:
         self.timings: dict[str, float] = {}
         self.base_info: dict[str, Any] | None = None
         self.audit: AuditLog | None = None
+        self._strategies: dict[str, Strategy] = {}
 
     # -- kb and questions ---------------------------------------------------------------------------
     def open_kb(self) -> tuple[KnowledgeBase, dict[str, Any]]:
@@ -242,6 +243,13 @@ class CompareRun:
             self.progress(phase, done + 1, len(questions))
         return answers
 
+    def strategy(self, plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
+        """The arm's strategy over `kb`, built once: the answering, freshness and leak phases share its model."""
+        key = json.dumps([plan.fingerprint, kb.uri if plan.retrieves else None], sort_keys=True, default=str)
+        if key not in self._strategies:
+            self._strategies[key] = build_strategy(plan, kb)
+        return self._strategies[key]
+
     def record(self, plan: ArmPlan, answer: Answer, caller: Sequence[str], kb_version: int | None) -> None:
         """Every answer compare produces goes to the KB's audit trail, like those of `ask` and the API."""
         if self.audit is not None:
@@ -257,7 +265,7 @@ class CompareRun:
                 self.log(f"arm {plan.name} skipped: {plan.skip_reason}")
                 continue
             try:
-                strategy = build_strategy(plan, kb)
+                strategy = self.strategy(plan, kb)
                 results[plan.name] = self.ask(plan, strategy, questions, kb_state, f"answer: {plan.name}",
                                               kb.version)
             except GeneratorError as exc:
@@ -305,7 +313,7 @@ class CompareRun:
         for plan in plans:
             if plan.skip_reason:
                 continue
-            prior = self.ask(plan, build_strategy(plan, kb), probe.questions, kb_fingerprint(kb),
+            prior = self.ask(plan, self.strategy(plan, kb), probe.questions, kb_fingerprint(kb),
                              f"freshness before: {plan.name}", kb.version)
             after_plan, time_to_fresh, measured = plan, None, False
             if plan.retrieves:
@@ -325,7 +333,7 @@ class CompareRun:
                 measured = not retrained[key].reused
             elif plan.adapter:
                 measured = False
-            after = self.ask(after_plan, build_strategy(after_plan, fresh), probe.questions, fresh_state,
+            after = self.ask(after_plan, self.strategy(after_plan, fresh), probe.questions, fresh_state,
                              f"freshness after: {plan.name}", fresh.version)
             arms[plan.name] = freshness_scores(probe.questions, prior, after, time_to_fresh, measured, self.config)
         fresh.close()
@@ -347,7 +355,7 @@ class CompareRun:
             if plan.skip_reason:
                 continue
             # Measured as the weights are: the access check that would refuse the adapter is not applied here.
-            answers = self.ask(plan, build_strategy(plan, kb), restricted, kb_state, f"leak probe: {plan.name}",
+            answers = self.ask(plan, self.strategy(plan, kb), restricted, kb_state, f"leak probe: {plan.name}",
                                kb.version, groups=caller, check_access=False)
             leaks = [float(not a["abstained"] and states_answer(a["text"], q.answers))
                      for q, a in ((q, answers[q.id]) for q in restricted)]
