@@ -61,8 +61,9 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    groups: list[str] | None = Field(
-        None, description="Documents of these groups are trained on; default: every group the questions use"
+    groups: list[str] = Field(
+        ["public"], min_length=1,
+        description="Documents of these groups are trained on; an adapter then serves only callers holding them all",
     )
     questions_per_chunk: int = Field(3, ge=1, description="Offline synthetic questions per chunk")
     paraphrases: int = Field(1, ge=0, description="Extra rewordings per training question")

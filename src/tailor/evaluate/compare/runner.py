@@ -158,7 +158,7 @@ class CompareRun:
             return None, f"base model {base!r} is not available offline ({exc.__class__.__name__})", {"kind": "hf"}
         return f"hf:{base}", None, {"kind": "hf", "id": base}
 
-    def plan_arms(self, kb: KnowledgeBase, questions: Sequence[Question]) -> list[ArmPlan]:
+    def plan_arms(self, kb: KnowledgeBase) -> list[ArmPlan]:
         started = time.perf_counter()
         needs_base = any(arm.generator == BASE for arm in self.config.arms)
         base_spec, base_problem, self.base_info = self.base_generator() if needs_base else (None, None, None)
@@ -177,8 +177,7 @@ class CompareRun:
                     plan.skip_reason = f"{arm.strategy} loads a LoRA adapter, which needs an hf: base model, not {generator}"
                 elif arm.adapter == TRAIN:
                     if arm.data_format not in trained:
-                        trained[arm.data_format] = self.train(kb, questions, generator.removeprefix("hf:"),
-                                                              arm.data_format)
+                        trained[arm.data_format] = self.train(kb, generator.removeprefix("hf:"), arm.data_format)
                     plan.adapter = trained[arm.data_format].entry
                     plan.adapter_info = trained[arm.data_format].to_dict()
                 else:
@@ -195,16 +194,11 @@ class CompareRun:
         self.timings["models"] = time.perf_counter() - started
         return plans
 
-    def training_groups(self, questions: Sequence[Question]) -> list[str]:
-        if self.config.training.groups:
-            return list(self.config.training.groups)
-        return ["public"]
-
-    def train(self, kb: KnowledgeBase, questions: Sequence[Question], base_model: str, data_format: str,
+    def train(self, kb: KnowledgeBase, base_model: str, data_format: str,
               groups: list[str] | None = None, kb_path: Path | None = None, suffix: str = "") -> TrainedAdapter:
         phase = f"train {data_format} adapter{suffix}"
         self.progress(phase, 0, 1)
-        self.log(f"{phase} on {base_model} (groups {groups or self.training_groups(questions)})")
+        self.log(f"{phase} on {base_model} (groups {groups or self.config.training.groups})")
         training = self.config.training
         qa_file = None
         if training.train_on_questions and self.config.questions:
@@ -212,7 +206,7 @@ class CompareRun:
         result = train_adapter(
             kb=kb_path or Path(kb.uri), work=self.work, home=self.home, base_model=base_model,
             is_scratch=is_scratch_model(base_model), data_format=data_format,
-            groups=groups or self.training_groups(questions),
+            groups=groups or list(self.config.training.groups),
             training=training.model_dump(), qa_file=qa_file, name=f"compare-{data_format}{suffix}",
         )
         self.progress(phase, 1, 1)
@@ -275,8 +269,7 @@ class CompareRun:
         return results
 
     # -- probes -------------------------------------------------------------------------------------
-    def freshness(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question],
-                  ) -> dict[str, Any] | None:
+    def freshness(self, plans: list[ArmPlan], kb: KnowledgeBase) -> dict[str, Any] | None:
         changes = self.config.changes
         if changes is None:
             return None
@@ -321,7 +314,7 @@ class CompareRun:
             if plan.adapter and self.config.retrain:
                 key = plan.config.data_format
                 if key not in retrained:
-                    retrained[key] = self.train(fresh, questions, plan.generator.removeprefix("hf:"), key,
+                    retrained[key] = self.train(fresh, plan.generator.removeprefix("hf:"), key,
                                                 kb_path=fresh_path, suffix="-fresh")
                 after_plan = ArmPlan(plan.config, plan.generator, plan.model, retrained[key].entry,
                                      retrained[key].to_dict())
@@ -380,7 +373,7 @@ class CompareRun:
                 continue
             key = plan.config.data_format
             if key not in trained:
-                trained[key] = self.train(kb, [], plan.generator.removeprefix("hf:"), key, groups=every_group,
+                trained[key] = self.train(kb, plan.generator.removeprefix("hf:"), key, groups=every_group,
                                           suffix="-allgroups")
             config = plan.config.model_copy(update={"name": f"{plan.name} (all groups)"})
             unrestricted = ArmPlan(config, plan.generator, plan.model, trained[key].entry, trained[key].to_dict())
@@ -400,13 +393,13 @@ class CompareRun:
         try:
             question_set = self.load_questions(kb)
             questions = question_set.questions
-            plans = self.plan_arms(kb, questions)
+            plans = self.plan_arms(kb)
             state = kb_info["fingerprint"]
             answers = self.answer_all(plans, kb, questions, state)
             scores = {name: {q.id: self.score(plan_by(plans, name), q, a[q.id]) for q in questions}
                       for name, a in answers.items()}
             judge_info = self.judge(plans, questions, answers, scores)
-            freshness = self.freshness(plans, kb, questions)
+            freshness = self.freshness(plans, kb)
             leak = self.leak_probe(plans, kb, questions, state)
             forgetting = self.forgetting(plans)
         finally:
