@@ -54,3 +54,22 @@ def test_only_the_latest_finished_jobs_are_kept():
         runner.wait(job_id)
     assert [job.id for job in runner.jobs()] == ids[-2:]
     runner.shutdown()
+
+
+def test_jobs_run_nicer_than_the_threads_that_submit_them():
+    import os
+
+    import pytest
+
+    if not hasattr(os, "setpriority"):
+        pytest.skip("no per-thread priorities on this platform")
+    runner = JobRunner(nice=5)
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def own_priority(handle):
+        return {"nice": os.getpriority(os.PRIO_PROCESS, threading.get_native_id())}
+
+    done = runner.wait(runner.submit("ingest", "k", own_priority).id)
+    assert done.result == {"nice": min(19, before + 5)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the caller is untouched
+    runner.shutdown()

@@ -63,6 +63,40 @@ def test_queries_answer_from_the_last_committed_version_while_an_ingest_runs(bas
     kb.close()
 
 
+def test_searches_go_on_while_the_commit_builds_the_next_versions_index(base_kb, tmp_path, embedder, monkeypatch):
+    from tailor.kb.local_index import LocalIndex
+
+    kb = _copy(base_kb, tmp_path, embedder)
+    kb.warm()
+    building, release = threading.Event(), threading.Event()
+    stage = LocalIndex.stage
+
+    def slow_stage(index, folder):  # the commit is inside its transaction, the new index built
+        building.set()
+        release.wait(30)
+        return stage(index, folder)
+
+    monkeypatch.setattr(LocalIndex, "stage", slow_stage)
+    new = Document("news.md", "The Zephyr loom ships in May with a titanium heddle frame.", "News", "news.md")
+    writer = threading.Thread(target=lambda: kb.writer.ingest_documents([new]))
+    writer.start()
+    assert building.wait(30)
+    before = kb.version
+    answered = []
+    reader = threading.Thread(target=lambda: answered.append(
+        kb.reader.search("Zephyr titanium heddle", k=3, mode="bm25", groups=("public",)).hits))
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive(), "a search waited for the commit's index build"
+    assert len(answered) == 1 and "news.md" not in {h.chunk.doc_id for h in answered[0]}
+    release.set()
+    writer.join(30)
+    assert kb.version == before + 1
+    assert kb.reader.search("Zephyr titanium heddle", k=3, mode="bm25", groups=("public",)).hits[0].chunk.doc_id \
+        == "news.md"
+    kb.close()
+
+
 def test_readers_never_fail_while_versions_are_committed(base_kb, tmp_path, embedder):
     kb = _copy(base_kb, tmp_path, embedder)
     stop, failures, searches = threading.Event(), [], []

@@ -8,9 +8,11 @@ k hits when k visible chunks exist, and nothing outside its groups ever enters t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -170,10 +172,13 @@ class LocalIndex:
         return [ChunkMatch(self.chunk_ids[p], float(s)) for p, s in zip(positions, scores[top], strict=True)]
 
     def save(self, folder: Path) -> None:
-        """Write to `folder` atomically: a temporary sibling is renamed into place."""
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        """Write to `folder`: a temporary sibling is written, then renamed into place."""
+        self.install(self.stage(folder), folder)
+
+    def stage(self, folder: Path) -> Path:
+        """Write the index, durably, to a temporary sibling of `folder`; `install` puts it in place."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".tmp-"))  # unique: a reader may rebuild too
         np.save(tmp / "vectors.npy", self.vectors)
         np.save(tmp / "doc_pos.npy", self.doc_pos)
         meta = {
@@ -187,8 +192,19 @@ class LocalIndex:
         if self.ann is not None:
             faiss.write_index(self.ann, str(tmp / "ivf.faiss"))
         _fsync_tree(tmp)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+        return tmp
+
+    @staticmethod
+    def install(staged: Path, folder: Path) -> None:
+        """Put a staged index in place of `folder`; if another one was installed meanwhile, it stays."""
+        retired = folder.with_name(f"{folder.name}.old-{staged.name.rsplit('-', 1)[-1]}")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(folder, retired)
+        try:
+            os.replace(staged, folder)
+        except OSError:  # a concurrent install won; loaders check the version they find
+            shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, ann_settings: AnnSettings = AnnSettings()) -> LocalIndex:

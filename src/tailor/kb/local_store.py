@@ -4,6 +4,11 @@ SQLite (WAL, synchronous=FULL) records documents, chunks, vectors and the versio
 transaction per commit makes each version atomic and crash-safe. The search index is derived
 from a committed version, cached on disk under `index/`, and rebuilt whenever it is older than
 the database, so a crash between the commit and the index refresh loses nothing.
+
+A commit builds the new version's index inside its transaction, before any reader can see the
+version, so searches go on against the previous one meanwhile; only the COMMIT and the swap of
+the cached index happen under the caller's `publish` guard. Another store on the same folder in
+this process (the server's reader) takes that index from memory instead of loading it from disk.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +47,9 @@ CREATE TABLE IF NOT EXISTS versions (
 );
 """
 _DOC_COLUMNS = "id, title, source, hash, groups, metadata, text, version"
+
+# The index each knowledge-base folder's latest commit in this process built, for its other stores.
+_PUBLISHED: weakref.WeakValueDictionary[Path, LocalIndex] = weakref.WeakValueDictionary()
 
 
 class LocalStore:
@@ -95,8 +106,11 @@ class LocalStore:
         )
 
     # -- writes ----------------------------------------------------------------------------
-    def commit(self, writes: list[DocumentWrite], deletes: list[str], note: str = "") -> int:
-        """Apply all writes and deletes as one new version, atomically."""
+    def commit(
+        self, writes: list[DocumentWrite], deletes: list[str], note: str = "",
+        publish: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> int:
+        """Apply all writes and deletes as one new version, atomically; `publish` is held while it becomes visible."""
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -115,11 +129,20 @@ class LocalStore:
                     "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (version, time.time(), len(writes) - updated, updated, len(removed), n_chunks, note),
                 )
-                cur.execute("COMMIT")
+                index = self._build_index(cur)  # the new version as this transaction sees it
+                staged = index.stage(self._cache_dir)
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        self.refresh()
+            with publish():
+                try:
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                # A crash before this line leaves the cache one version behind: `refresh` rebuilds it.
+                LocalIndex.install(staged, self._cache_dir)
+                self._index = _PUBLISHED[self.folder.resolve()] = index
         return version
 
     @staticmethod
@@ -142,17 +165,23 @@ class LocalStore:
         )
 
     # -- search ----------------------------------------------------------------------------
+    @property
+    def _cache_dir(self) -> Path:
+        return self.folder / "index" / "current"
+
     def refresh(self) -> LocalIndex:
-        """The index of the latest committed version: cached on disk, rebuilt when stale."""
+        """The index of the latest committed version: from this process's last commit, or cached on disk,
+        or rebuilt when both are stale."""
         with self._lock:
             version = self.version()
             if self._index is not None and self._index.version == version:
                 return self._index
-            cached = self.folder / "index" / "current"
-            index = _load_cached(cached, self._ann_settings())
+            index = _PUBLISHED.get(self.folder.resolve())
+            if index is None or index.version != version:
+                index = _load_cached(self._cache_dir, self._ann_settings())
             if index is None or index.version != version:
                 index = self._build_index()
-                index.save(cached)
+                index.save(self._cache_dir)
             self._index = index
             return index
 
@@ -164,15 +193,18 @@ class LocalStore:
             nprobe=config.get("ann_nprobe", defaults.nprobe),
         )
 
-    def _build_index(self) -> LocalIndex:
-        cur = self._db.cursor()
-        cur.execute("BEGIN")  # one snapshot: the version and the rows it holds
+    def _build_index(self, transaction: sqlite3.Cursor | None = None) -> LocalIndex:
+        """The index of the latest version that `transaction` sees (a snapshot of its own when None)."""
+        cur = transaction or self._db.cursor()
+        if transaction is None:
+            cur.execute("BEGIN")  # one snapshot: the version and the rows it holds
         try:
             version = int(cur.execute("SELECT MAX(version) FROM versions").fetchone()[0] or 0)
             docs = cur.execute("SELECT id, groups, metadata FROM documents ORDER BY id").fetchall()
             rows = cur.execute("SELECT id, doc_id, index_text, vector FROM chunks ORDER BY rowid").fetchall()
         finally:
-            cur.execute("COMMIT")
+            if transaction is None:
+                cur.execute("COMMIT")
         documents = [IndexedDocument(d, tuple(json.loads(g)), json.loads(m)) for d, g, m in docs]
         position = {d.id: i for i, d in enumerate(documents)}
         dim = int(self.get_meta("dim") or 0)

@@ -24,7 +24,8 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,10 @@ class MilvusStore:
         return [_document(d, headers[d], text.get(d, "")) for d in sorted(headers)]
 
     # -- writes -----------------------------------------------------------------------------------
-    def commit(self, writes: list[DocumentWrite], deletes: list[str], note: str = "") -> int:
+    def commit(
+        self, writes: list[DocumentWrite], deletes: list[str], note: str = "",
+        publish: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> int:
         """Apply all writes and deletes as one new version; readers see it whole or not at all."""
         writes = list({w.document.id: w for w in writes}.values())  # a document written twice: the last wins
         dim = int(self.get_meta("dim") or 0) or (writes[0].vectors.shape[1] if writes else 0)
@@ -155,7 +159,8 @@ class MilvusStore:
                                    chunks + sum(len(w.chunks) for w in writes), note)
                 self._upsert(self._manifest, [manifest_row(f"version:{version}", "version",
                                                             json.dumps(info.__dict__), born=version)])
-                self._upsert(self._manifest, [manifest_row("head", "head", "", born=version)])  # commit point
+                with publish():
+                    self._upsert(self._manifest, [manifest_row("head", "head", "", born=version)])  # commit point
             except BaseException:
                 with contextlib.suppress(Exception):
                     self._tidy(base)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,7 +91,13 @@ class Store(Protocol):
 
     def list_documents(self, search_filter: SearchFilter) -> list[StoredDocument]: ...
 
-    def commit(self, writes: list[DocumentWrite], deletes: list[str], note: str = "") -> int: ...
+    def commit(
+        self, writes: list[DocumentWrite], deletes: list[str], note: str = "",
+        publish: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> int:
+        """Apply writes and deletes as one new version; `publish()` is entered around the moment readers can
+        first see it (a served KB passes an exclusive lock that searches share), so keep the work inside short."""
+        ...
 
     def dense_search(self, vector: np.ndarray, k: int, search_filter: SearchFilter) -> list[ChunkMatch]: ...
 

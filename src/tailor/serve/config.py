@@ -58,6 +58,10 @@ class ServeConfig(BaseModel):
         1, ge=1, description="Threads per torch forward pass (None: torch's default, one per core). Requests already "
         "run in parallel threads; on a busy 2-core machine 1 gave 75 req/s where 2 gave 14 (benchmarks/serve_load.py)",
     )
+    job_nice: int = Field(
+        10, ge=0, le=19, description="Ingestion and compare jobs run this much nicer than requests (0: same priority), "
+        "so that a job embedding on the same cores slows answers less",
+    )
     limits: LimitsConfig = LimitsConfig()
 
     @property

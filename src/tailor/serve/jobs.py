@@ -8,11 +8,16 @@
 (a JSON-able dict). A job whose work raises is `failed` with the message; one that finished with
 item errors is `partial`. Jobs run one at a time per runner, in submission order: for a knowledge
 base that is also the order its versions are committed in.
+
+The worker thread runs at a lower scheduling priority (`nice`, Linux sets it per thread): an ingestion
+job embedding on the same cores as the requests takes what they leave, and threads it starts (torch's
+intra-op pool) inherit the priority.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -94,11 +99,22 @@ Work = Callable[[JobHandle], dict[str, Any]]
 class JobRunner:
     """Runs submitted work in one background thread; keeps the latest `keep` jobs for status queries."""
 
-    def __init__(self, keep: int = 1000) -> None:
+    def __init__(self, keep: int = 1000, nice: int = 0) -> None:
         self.keep = keep
+        self.nice = nice
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-job")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-job", initializer=self._lower_priority)
+
+    def _lower_priority(self) -> None:
+        """Raise this worker thread's nice value by `nice` (no privilege needed; a no-op where unsupported)."""
+        if self.nice <= 0 or not hasattr(os, "setpriority"):
+            return
+        thread = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + self.nice))
+        except OSError as exc:
+            log.warning("background jobs keep normal priority: %s", exc)
 
     def submit(self, kind: str, owner: str, work: Work) -> Job:
         job = Job(id=f"{kind}-{secrets.token_hex(6)}", kind=kind, owner=owner)

@@ -2,10 +2,11 @@
 
 Queries read the last committed version while an ingestion job embeds and commits. The writer has
 its own store connection (a transaction in progress is invisible to readers) and its own embedder
-(a Hugging Face fast tokenizer must not be used by two threads at once). The index derived from a
-version is built and cached on disk by the commit that creates the version; readers take a shared
-lock for their searches and the commit an exclusive one, so a reader that sees a new version always
-finds its index cached, and two threads never rebuild the same cache at once.
+(a Hugging Face fast tokenizer must not be used by two threads at once). The commit that creates a
+version builds its index before readers can see it; readers take a shared lock for their searches,
+and the commit holds it exclusively only while the version becomes visible (the COMMIT and the swap
+of the cached index), so a reader that sees a new version always finds its index ready, and
+searches go on while the next version is embedded and indexed.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class ReadWriteLock:
 
 
 class GuardedStore:
-    """A store whose searches share `lock` and whose commits hold it alone; everything else passes through."""
+    """A store whose searches share `lock` and whose commits hold it alone while they publish; the rest passes through."""
 
     def __init__(self, inner: Store, lock: ReadWriteLock) -> None:
         self.inner = inner
@@ -72,8 +73,7 @@ class GuardedStore:
         return getattr(self.inner, name)
 
     def commit(self, writes: list[DocumentWrite], deletes: list[str], note: str = "") -> int:
-        with self.lock.exclusive():
-            return self.inner.commit(writes, deletes, note)
+        return self.inner.commit(writes, deletes, note, publish=self.lock.exclusive)
 
     def dense_search(self, vector: np.ndarray, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
         with self.lock.shared():
