@@ -172,6 +172,51 @@ def test_threads_sharing_one_log_lose_no_row_and_rotation_holds(tmp_path):
     assert sizes == [50, 50, 50, 50, 40]
 
 
+def test_rows_arriving_during_a_commit_are_committed_together_and_share_its_failure(tmp_path, monkeypatch):
+    log = AuditLog.open(tmp_path, AuditConfig(question="keep"))
+    first_commit, release, batches = threading.Event(), threading.Event(), []
+    commit = AuditLog._commit
+
+    def observed_commit(self, batch):
+        batches.append(len(batch))
+        if len(batches) == 1:  # hold the first commit until the other writers have queued their rows
+            first_commit.set()
+            release.wait(10)
+        if len(batches) == 3:
+            raise sqlite3.OperationalError("disk I/O error")
+        commit(self, batch)
+
+    monkeypatch.setattr(AuditLog, "_commit", observed_commit)
+
+    def write(caller: str, errors: list[str]) -> None:
+        try:
+            log.record(numbered_answer(0), caller=caller, groups=["public"], kb_version=0)
+        except sqlite3.OperationalError as exc:
+            errors.append(str(exc))
+
+    errors: list[str] = []
+    leader = threading.Thread(target=write, args=("leader", errors))
+    leader.start()
+    assert first_commit.wait(10)
+    followers = [threading.Thread(target=write, args=(f"f{n}", errors)) for n in range(5)]
+    for thread in followers:
+        thread.start()
+    time.sleep(0.3)  # the five queue behind the held commit
+    release.set()
+    for thread in [leader, *followers]:
+        thread.join(10)
+    assert batches == [1, 5]  # one transaction for the five
+    assert check_rows(tmp_path) == {"leader": 1} | {f"f{n}": 1 for n in range(5)}
+    failing = [threading.Thread(target=write, args=(f"x{n}", errors)) for n in range(3)]
+    for thread in failing:
+        thread.start()
+    for thread in failing:
+        thread.join(10)
+    failed = batches[2]  # the batch whose commit fails: every caller in it gets the error, later ones land
+    assert len(errors) == failed and set(errors) == {"disk I/O error"}
+    assert sum(caller.startswith("x") for caller in check_rows(tmp_path)) == 3 - failed
+
+
 def test_two_processes_lose_no_row_and_rotation_holds(tmp_path):
     writers = [subprocess.Popen([sys.executable, str(WRITER), str(tmp_path), f"p{n}", "120", "70"]) for n in range(2)]
     assert [writer.wait(timeout=120) for writer in writers] == [0, 0]

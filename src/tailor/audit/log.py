@@ -2,11 +2,13 @@
 
     audit-<YYYY-MM>-<NNNN>.sqlite   a file per UTC month, and a new one whenever `max_rows` is reached
 
-Each record is one transaction (its row and its document index together; WAL journal, fsync by
-default), so a process killed at any moment leaves every row whole or absent. Writers in several
-threads share one connection under a lock; writers in several processes serialise on SQLite's write
-lock (`BEGIN IMMEDIATE`), which also makes the row-count check and the insert one step, so a file
-never holds more than `max_rows`. Triggers refuse UPDATE and DELETE. Queries read every file,
+Rows are committed in transactions (each row with its document index; WAL journal, fsync by
+default), so a process killed at any moment leaves every row whole or absent, and `record` returns
+only once its row is committed. Threads share one connection and commit in turn: the rows that
+arrive while one commit runs are written together by the next (group commit: one fsync for all of
+them under load). Writers in several processes serialise on SQLite's write lock (`BEGIN IMMEDIATE`),
+which also makes the row-count check and the inserts one step, so a file never holds more than
+`max_rows`. Triggers refuse UPDATE and DELETE. Queries read every file,
 newest first.
 """
 
@@ -17,7 +19,9 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,6 +99,21 @@ def _adapter_ref(adapter: str | None) -> tuple[str | None, int | None]:
     return (name, int(version)) if name and version.isdigit() else (adapter, None)
 
 
+@dataclass
+class _Pending:
+    """A row waiting for its commit; `done` once written, or with the `error` that stopped it."""
+
+    period: str
+    row: tuple[Any, ...]
+    doc_ids: list[str]
+    done: bool = False
+    error: BaseException | None = None
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class AuditLog:
     """Records every answer (`record`) and finds them again (`query`); thread- and process-safe."""
 
@@ -102,7 +121,9 @@ class AuditLog:
         self.folder = folder
         self.config = config
         self.redactor = redactor
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._waiting: list[_Pending] = []  # rows queued for the next commit
+        self._committing = False
         self._writer: tuple[Path, sqlite3.Connection] | None = None
 
     @classmethod
@@ -131,8 +152,23 @@ class AuditLog:
             raise TypeError("groups must be a sequence of group names, e.g. ('public',), not a string")
         when = _utc(at or datetime.now(UTC))
         row, doc_ids = self._row(answer, caller, groups, kb_version, adapter, when)
+        pending = _Pending(when.strftime("%Y-%m"), row, doc_ids)
         with self._lock:
-            self._append(when.strftime("%Y-%m"), row, doc_ids)
+            self._waiting.append(pending)
+            while not pending.done and self._committing:
+                self._lock.wait()
+            if pending.done:
+                pending.check()
+                return
+            self._committing = True  # this thread commits every queued row, its own included
+            batch, self._waiting = self._waiting, []
+        try:
+            self._commit(batch)
+        finally:
+            with self._lock:
+                self._committing = False
+                self._lock.notify_all()
+        pending.check()
 
     def _row(
         self, answer: Answer, caller: str | None, groups: Sequence[str], kb_version: int | None,
@@ -168,25 +204,41 @@ class AuditLog:
         )
         return row, list(dict.fromkeys(doc for _, doc in cited + retrieved))
 
-    def _append(self, period: str, row: tuple[Any, ...], doc_ids: list[str]) -> None:
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Write `batch` in as few transactions as its months and the files' `max_rows` allow."""
+        try:
+            for period in dict.fromkeys(p.period for p in batch):
+                self._append(period, [p for p in batch if p.period == period])
+        except BaseException as exc:
+            for pending in batch:
+                if not pending.done:
+                    pending.error = exc
+            raise
+        finally:
+            for pending in batch:
+                pending.done = True
+
+    def _append(self, period: str, rows: list[_Pending]) -> None:
         number = self._current_number(period)
-        while True:
+        while rows:
             db = self._connection(self.folder / f"audit-{period}-{number:04d}.sqlite")
             db.execute("BEGIN IMMEDIATE")
             try:
-                full = db.execute("SELECT coalesce(max(id), 0) FROM answers").fetchone()[0] >= self.config.max_rows
-                if not full:
-                    answer_id = db.execute(INSERT, row).lastrowid
+                room = self.config.max_rows - db.execute("SELECT coalesce(max(id), 0) FROM answers").fetchone()[0]
+                taken, rows = rows[: max(room, 0)], rows[max(room, 0) :]
+                for pending in taken:
+                    answer_id = db.execute(INSERT, pending.row).lastrowid
                     db.executemany("INSERT INTO answer_docs (doc_id, answer_id) VALUES (?, ?)",
-                                   [(doc_id, answer_id) for doc_id in doc_ids])
+                                   [(doc_id, answer_id) for doc_id in pending.doc_ids])
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            if not full:
-                return
-            number += 1
+            for pending in taken:
+                pending.done = True
+            if rows:  # this file is full
+                number += 1
 
     def _current_number(self, period: str) -> int:
         """The file this writer last used in `period`, else the newest one on disk (1 when none)."""
@@ -203,11 +255,25 @@ class AuditLog:
         if self._writer is not None:
             self._writer[1].close()
         db = self._connect(path, create=True)
-        db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal(db)
         db.execute(f"PRAGMA synchronous={'FULL' if self.config.durable else 'NORMAL'}")
         db.executescript(SCHEMA)
         self._writer = (path, db)
         return db
+
+    def _use_wal(self, db: sqlite3.Connection) -> None:
+        """Switch a file to WAL once. SQLite answers a switch that races another process's (two writers
+        opening the next rotated file) with "locked" at once, without its busy timeout: retry until it."""
+        deadline = time.monotonic() + self.config.busy_timeout_s
+        while True:
+            try:
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _connect(self, path: Path, create: bool = False) -> sqlite3.Connection:
         uri = f"file:{quote(str(path))}?mode={'rwc' if create else 'rw'}"  # a reader never creates a file
@@ -264,6 +330,7 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
+            self._lock.wait_for(lambda: not self._committing)
             if self._writer is not None:
                 self._writer[1].close()
                 self._writer = None
