@@ -173,7 +173,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=40.0, help="Most seconds of load")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--docs-per-job", type=int, default=40, help="Synthetic documents per ingestion job")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the server (serve.torch_threads)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="Threads per torch/BLAS call in the server (serve.compute_threads)")
     parser.add_argument("--no-ingest", action="store_true", help="Baseline: no ingestion alongside")
     parser.add_argument("--seed", type=int, default=None, help="Seed of the synthetic documents (default: time)")
     args = parser.parse_args()
@@ -188,7 +189,7 @@ def main() -> int:
     keys = {"admin": store.create(("public", "hr", "finance"), admin=True)[1]}
     for groups in ("public", "finance,public", "hr,public", "finance,hr,public"):
         keys[groups] = store.create(tuple(groups.split(",")))[1]
-    (run_dir / "tailor.yaml").write_text(f"serve:\n  torch_threads: {args.threads}\n"
+    (run_dir / "tailor.yaml").write_text(f"serve:\n  compute_threads: {args.threads}\n"
                                          "  limits: {rate_per_minute: 1000000, burst: 100000}\n")
     port = free_port()
     env = {**os.environ, "TAILOR_HOME": str(run_dir / "home")}

@@ -25,3 +25,11 @@ def test_bad_files_are_refused_naming_the_field(tmp_path, text, problem):
     path.write_text(text)
     with pytest.raises(ValueError, match=problem):
         ServeSettings.from_file(path)
+
+
+def test_compute_threads_also_reads_the_former_torch_threads_key():
+    from tailor.serve.config import ServeConfig
+
+    assert ServeConfig().compute_threads == 1
+    assert ServeConfig.model_validate({"compute_threads": 3}).compute_threads == 3
+    assert ServeConfig.model_validate({"torch_threads": 2}).compute_threads == 2

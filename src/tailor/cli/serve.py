@@ -50,10 +50,12 @@ def serve(
     except (ValueError, ValidationError) as exc:
         err_console.print(f"[red]invalid configuration[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
-    if settings.serve.torch_threads:
+    if settings.serve.compute_threads:
         import torch
+        from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(settings.serve.torch_threads)
+        torch.set_num_threads(settings.serve.compute_threads)
+        threadpool_limits(settings.serve.compute_threads)  # numpy's BLAS and OpenMP pools, for this process
     if not KeyStore(settings.serve.keys_file).entries():
         err_console.print(f"[yellow]no API keys in {settings.serve.keys_file}[/]: every request will get 401; "
                           "create one with `tailor keys create --groups public --admin`")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from tailor.audit import AuditConfig
 from tailor.finetune.config import default_home
@@ -54,9 +54,11 @@ class ServeConfig(BaseModel):
     audit_dir: Path | None = Field(None, description="Audit trail folder; default <kb>/audit, or HOME/audit")
     cors_origins: list[str] = Field([], description="Origins allowed by CORS; empty: CORS off")
     default_strategy: str = Field("rag", description="Strategy of requests that name none")
-    torch_threads: int | None = Field(
-        1, ge=1, description="Threads per torch forward pass (None: torch's default, one per core). Requests already "
-        "run in parallel threads; on a busy 2-core machine 1 gave 75 req/s where 2 gave 14 (benchmarks/serve_load.py)",
+    compute_threads: int | None = Field(
+        1, ge=1, validation_alias=AliasChoices("compute_threads", "torch_threads"),
+        description="Threads per torch forward pass and per BLAS/OpenMP call (None: the libraries' default, one per "
+        "core). Requests already run in parallel threads: on a busy 2-core machine 1 gave 75 req/s where 2 torch "
+        "threads gave 14, and numpy's OpenBLAS pool, left at its default, spun half a core (benchmarks/serve_load.py)",
     )
     job_nice: int = Field(
         10, ge=0, le=19, description="Ingestion and compare jobs run this much nicer than requests (0: same priority), "
