@@ -12,7 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from tailor.cli._common import JsonOption, console, err_console, print_json, progress
-from tailor.evaluate.compare import CompareConfig, run_compare
 
 app = typer.Typer()
 
@@ -40,6 +39,8 @@ def compare(
     as_json: JsonOption = False,
 ) -> None:
     """Ask the same questions through closed-book, RAG, fine-tuned and hybrid arms; measure; recommend."""
+    from tailor.evaluate.compare import CompareConfig, run_compare  # torch and transformers: only when run
+
     overrides: dict[str, Any] = {"docs": docs, "kb": kb, "questions": questions, "changes": changes, "out": out,
                                  "base_model": base_model, "judge": judge, "max_questions": max_questions,
                                  "home": home, "retrain": retrain or None}

@@ -23,11 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import torch
 
 
 def parse_devices(devices: Sequence[str]) -> list[str]:
     """Each entry checked as a torch device ("cuda:0", "cpu", ...); a bad one is a ValueError naming it."""
+    if not devices:
+        return []
+    import torch  # here, not at import: configs and the CLI load this module without needing torch
+
     checked = []
     for device in devices:
         try:
@@ -39,7 +42,7 @@ def parse_devices(devices: Sequence[str]) -> list[str]:
 
 def cpu_threads_per_worker(devices: Sequence[str]) -> int:
     """The cores this process may use, split evenly between the CPU workers (at least one each)."""
-    cpu_workers = sum(1 for d in devices if torch.device(d).type == "cpu")
+    cpu_workers = sum(1 for d in devices if d.split(":")[0] == "cpu")  # parse_devices wrote them out
     return max(1, len(os.sched_getaffinity(0)) // max(1, cpu_workers))
 
 
@@ -50,6 +53,8 @@ def _exit_with_parent() -> None:
 
 
 def _worker(device: str, cpu_threads: int, model: Any, inputs: Any, outputs: Any) -> None:
+    import torch
+
     _exit_with_parent()
     if torch.device(device).type == "cpu":
         torch.set_num_threads(cpu_threads)
