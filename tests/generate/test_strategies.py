@@ -46,6 +46,33 @@ def rag(kb: KnowledgeBase):
     return make_strategy(AskConfig(), kb)
 
 
+def test_the_total_is_the_stages_not_loading_the_embedding_model(tmp_path, embedder):
+    import time
+
+    class LoadsSlowly:  # the first use loads the model, as a real embedder does
+        def __init__(self, inner):
+            self.inner, self.name, self.loaded = inner, inner.name, False
+
+        @property
+        def dim(self):
+            if not self.loaded:
+                time.sleep(2.0)
+                self.loaded = True
+            return self.inner.dim
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    knowledge_base = KnowledgeBase.open(tmp_path / "kb", embedder=embedder)
+    knowledge_base.ingest_documents(DOCS)
+    knowledge_base.close()
+    knowledge_base = KnowledgeBase.open(tmp_path / "kb", embedder=LoadsSlowly(embedder))
+    timings = make_strategy(AskConfig(), knowledge_base).answer("What is the hotel cap?", PUBLIC).timings_ms
+    knowledge_base.close()
+    assert timings["total"] < 2000
+    assert timings["total"] >= timings["retrieve"] + timings["rerank"] + timings["generate"]
+
+
 def test_rag_extractive_cites_the_exact_sentence(rag, kb):
     answer = rag.answer("How much is the hotel cap per night in London?", PUBLIC)
     assert not answer.abstained and (answer.strategy, answer.generator) == ("rag", "extractive")
