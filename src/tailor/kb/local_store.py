@@ -14,6 +14,7 @@ this process (the server's reader) takes that index from memory instead of loadi
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -139,6 +140,7 @@ class LocalStore:
                     cur.execute("COMMIT")
                 except BaseException:
                     cur.execute("ROLLBACK")
+                    shutil.rmtree(staged, ignore_errors=True)
                     raise
                 # A crash before this line leaves the cache one version behind: `refresh` rebuilds it.
                 LocalIndex.install(staged, self._cache_dir)
