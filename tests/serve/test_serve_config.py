@@ -33,3 +33,10 @@ def test_compute_threads_also_reads_the_former_torch_threads_key():
     assert ServeConfig().compute_threads == 1
     assert ServeConfig.model_validate({"compute_threads": 3}).compute_threads == 3
     assert ServeConfig.model_validate({"torch_threads": 2}).compute_threads == 2
+
+
+def test_questions_are_embedded_on_onnx_runtime_unless_configured_otherwise():
+    from tailor.serve.config import ServeConfig
+
+    assert ServeConfig().query_runtime == "onnx"
+    assert ServeConfig.model_validate({"query_runtime": "torch"}).query_runtime == "torch"

@@ -173,3 +173,15 @@ def test_a_failed_pass_fails_every_caller_in_it_and_the_next_pass_works(embedder
     with pytest.raises(RuntimeError, match="out of memory"):
         batching.embed_documents(["boom"])
     assert batching.embed_query("fine").shape == (embedder.dim,)
+
+
+def test_the_served_reader_can_embed_questions_on_onnx_runtime(base_kb, tmp_path, embedder):
+    shutil.copytree(base_kb, tmp_path / "kb")
+    kb = ServedKnowledgeBase.open(str(tmp_path / "kb"), onnx_cache=tmp_path / "onnx")
+    on_onnx = kb.reader.search("hotel cap in London", k=3, groups=("public",))
+    assert list((tmp_path / "onnx").glob("*/transformer.onnx"))  # the reader's queries ran on it
+    kb.close()
+    on_torch = ServedKnowledgeBase.open(str(tmp_path / "kb"), embedder=embedder)
+    expected = on_torch.reader.search("hotel cap in London", k=3, groups=("public",))
+    assert [h.chunk.id for h in on_onnx.hits] == [h.chunk.id for h in expected.hits]
+    on_torch.close()

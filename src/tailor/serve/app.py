@@ -41,7 +41,8 @@ log = logging.getLogger("tailor.serve")
 
 def build_state(kb_uri: str | Path, settings: ServeSettings, embedder: Embedder | None = None) -> ServeState:
     config = settings.serve
-    kb = ServedKnowledgeBase.open(str(kb_uri), settings.kb, embedder)
+    onnx_cache = config.home / "models" / "onnx" if config.query_runtime == "onnx" else None
+    kb = ServedKnowledgeBase.open(str(kb_uri), settings.kb, embedder, onnx_cache)
     trail = AuditLog.open(config.audit_dir or default_audit_dir(kb_uri), settings.audit)
     metrics = ServeMetrics()
     catalog = StrategyCatalog(kb.reader, settings.ask, AdapterRegistry(config.home))

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,16 +187,22 @@ class ServedKnowledgeBase:
         self.writer = writer
 
     @classmethod
-    def open(cls, uri: str, config: KBConfig | None = None, embedder: Embedder | None = None) -> ServedKnowledgeBase:
+    def open(
+        cls, uri: str, config: KBConfig | None = None, embedder: Embedder | None = None,
+        onnx_cache: Path | None = None,
+    ) -> ServedKnowledgeBase:
         """Open (or create) the knowledge base at `uri`. A given `embedder` is shared by both handles,
         one pass at a time (tests). By default each handle loads its own: the reader's embeds in this
-        process, the writer's may use `kb.ingest.embed_devices` worker processes."""
+        process (on ONNX Runtime with `onnx_cache`, the folder of exported graphs), the writer's may use
+        `kb.ingest.embed_devices` worker processes."""
         probe = KnowledgeBase.open(uri, config, embedder=embedder)  # creates it, or checks its index settings
         probe.close()
         lock = ReadWriteLock()
         shared = BatchingEmbedder(embedder) if embedder is not None else None
         settings = probe.config.index.embedder
-        queries = shared or BatchingEmbedder(make_embedder(settings.backend, **settings.model_dump(exclude={"backend"})))
+        runtime = {"onnx_cache": onnx_cache} if onnx_cache else {}
+        queries = shared or BatchingEmbedder(
+            make_embedder(settings.backend, **settings.model_dump(exclude={"backend"}), **runtime))
         reader = KnowledgeBase(probe.uri, GuardedStore(open_store(probe.uri), lock), probe.config, queries)
         writer = KnowledgeBase(probe.uri, GuardedStore(open_store(probe.uri), lock), probe.config, shared)
         return cls(reader, writer)
