@@ -45,3 +45,15 @@ def test_a_changed_model_folder_gets_its_own_graph(tmp_path):
     before = model_key(str(folder))
     (folder / "config.json").write_text('{"hidden_size": 8}')
     assert model_key(str(folder)) != before
+
+
+def test_a_model_that_does_not_export_is_embedded_on_torch_with_a_warning(embedder, tmp_path, monkeypatch, caplog):
+    from tailor.kb import onnx_runtime
+
+    def refuse(self, path):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(onnx_runtime.OnnxTransformer, "_export", refuse)
+    fallback = SentenceTransformerEmbedder(onnx_cache=tmp_path)
+    assert np.abs(fallback.embed_documents(TEXTS[:2]) - embedder.embed_documents(TEXTS[:2])).max() < 1e-6
+    assert "does not run on ONNX Runtime (RuntimeError: unsupported operator)" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from tailor.kb.onnx_runtime import OnnxTransformer
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+log = logging.getLogger("tailor.kb")
 
 
 class Embedder(Protocol):
@@ -79,14 +81,20 @@ class SentenceTransformerEmbedder:
         return SentenceTransformer(_resolve_model_path(self.model_id), device=self.device)
 
     @cached_property
-    def _onnx(self) -> OnnxTransformer:
+    def _onnx(self) -> OnnxTransformer | None:
+        """The ONNX Runtime path, or None (torch, with a warning) for a model that does not export."""
         import torch
 
         from tailor.kb.onnx_runtime import OnnxTransformer, model_key
 
         assert self.onnx_cache is not None
         graph = Path(self.onnx_cache) / model_key(_resolve_model_path(self.model_id)) / "transformer.onnx"
-        return OnnxTransformer(self._model, graph, threads=torch.get_num_threads())
+        try:
+            return OnnxTransformer(self._model, graph, threads=torch.get_num_threads())
+        except Exception as exc:  # noqa: BLE001 - any failure of the exporter or the runtime: torch still works
+            log.warning("%s does not run on ONNX Runtime (%s: %s); embedding on torch", self.model_id,
+                        type(exc).__name__, exc)
+            return None
 
     @cached_property
     def _pool(self) -> EmbeddingPool:
@@ -110,7 +118,7 @@ class SentenceTransformerEmbedder:
             except BaseException:
                 self.close()  # results of the interrupted call may still arrive: the next call gets a fresh pool
                 raise
-        if self.onnx_cache is not None:
+        if self.onnx_cache is not None and self._onnx is not None:
             return self._onnx.encode(texts, self.batch_size)
         vectors = self._model.encode(
             list(texts),
