@@ -19,7 +19,6 @@ import json
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from tailor.audit.config import AuditConfig
 from tailor.audit.entry import AuditEntry, ChunkRef
 from tailor.audit.redact import SecretRedactor
 from tailor.records import Answer
+from tailor.sqlite_wal import use_wal
 
 FILE_NAME = re.compile(r"^audit-(\d{4}-\d{2})-(\d{4})\.sqlite$")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # UTC, fixed width: text order is time order
@@ -255,25 +255,11 @@ class AuditLog:
         if self._writer is not None:
             self._writer[1].close()
         db = self._connect(path, create=True)
-        self._use_wal(db)
+        use_wal(db, self.config.busy_timeout_s)
         db.execute(f"PRAGMA synchronous={'FULL' if self.config.durable else 'NORMAL'}")
         db.executescript(SCHEMA)
         self._writer = (path, db)
         return db
-
-    def _use_wal(self, db: sqlite3.Connection) -> None:
-        """Switch a file to WAL once. SQLite answers a switch that races another process's (two writers
-        opening the next rotated file) with "locked" at once, without its busy timeout: retry until it."""
-        deadline = time.monotonic() + self.config.busy_timeout_s
-        while True:
-            try:
-                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
 
     def _connect(self, path: Path, create: bool = False) -> sqlite3.Connection:
         uri = f"file:{quote(str(path))}?mode={'rwc' if create else 'rw'}"  # a reader never creates a file

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tailor.sqlite_wal import use_wal
+
 
 class EmbeddingCache:
     def __init__(self, path: Path, embedder_name: str, dim: int):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
         self._prefix = embedder_name.encode() + b"\0"

@@ -29,6 +29,7 @@ import numpy as np
 from tailor.kb.local_index import AnnSettings, IndexedDocument, LocalIndex
 from tailor.kb.store import ChunkMatch, DocumentWrite, SearchFilter, StoredDocument, VersionInfo
 from tailor.records import Chunk
+from tailor.sqlite_wal import use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,7 +61,7 @@ class LocalStore:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.folder / "kb.sqlite", isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
