@@ -55,7 +55,8 @@ class OnnxTransformer:
         import torch
 
         transformer = self.model[0].model
-        names = [name for name in INPUTS if name in self.model.preprocess(["x"])]
+        example = self.model.preprocess(["a short text", "and a somewhat longer one to pad the batch"])
+        names = [name for name in INPUTS if name in example]
 
         class Forward(torch.nn.Module):  # positional inputs in, the last hidden state out
             def __init__(self) -> None:
@@ -65,7 +66,6 @@ class OnnxTransformer:
             def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
                 return self.inner(**dict(zip(names, tensors, strict=True))).last_hidden_state
 
-        example = self.model.preprocess(["a short text", "and a somewhat longer one to pad the batch"])
         previous = transformer.config._attn_implementation
         transformer.set_attn_implementation("eager")  # SDPA's traced mask does not generalise to other shapes
         path.parent.mkdir(parents=True, exist_ok=True)
