@@ -181,7 +181,7 @@ def test_every_arm_with_a_tiny_base_model_trains_in_the_run_and_reuses_its_adapt
                      "finetune": {"max_steps": 2, "batch_size": 2, "max_length": 128, "lora_rank": 4, "lora_alpha": 8,
                                   "eval_steps": 2, "save_steps": 2, "logging_steps": 1}},
         "format": {"max_words": 25},
-        "probes": {"leak_unrestricted_adapter": True},
+        "probes": {"leak_adapter": {"finetune": {"max_steps": 3}}},
         "arms": [
             {"name": "closed_book", "strategy": "closed_book", "max_new_tokens": 8},
             {"name": "rag_extractive", "strategy": "rag", "generator": "extractive"},
@@ -209,8 +209,16 @@ def test_every_arm_with_a_tiny_base_model_trains_in_the_run_and_reuses_its_adapt
     assert set(report["forgetting"]["arms"]) == {"finetuned", "hybrid"}
     assert report["forgetting"]["arms"]["finetuned"]["perplexity_base"] > 0
     assert report["leak"]["arms"]["finetuned"]["refused_by_access_check"] is False
-    unrestricted = report["leak"]["arms"]["finetuned (all groups)"]  # the leak remedy's 'before'
-    assert unrestricted["refused_by_access_check"] is True and "hr" in unrestricted["adapter_groups"]
+    before = report["leak"]["arms"]["finetuned (hr, public)"]  # the leak remedy's 'before': every group
+    assert before["refused_by_access_check"] is True and "hr" in before["adapter_groups"]
+    weights = report["leak"]["weights"]
+    assert set(weights["arms"]) == {"finetuned", "hybrid", "finetuned (hr, public)"}
+    training = weights["sets"]["training"]  # the hr rows of the before adapter's data, asked of every adapter
+    assert training["questions"] > 0 and 0 < training["chance"] < 1
+    for arm in weights["arms"].values():
+        probe = arm["sets"]["training"]
+        assert probe["gold_first"]["n"] == probe["gold_first_base"]["n"] == training["ranked"]
+        assert isinstance(probe["carries_restricted_facts"], bool)
     assert set(report["format"]["arms"]) >= {"rag_extractive"}
     assert all(arm in report["latency"] for arm in ("closed_book", "rag", "finetuned"))
     assert report["latency"]["rag"]["generate"]["p50"] > 0

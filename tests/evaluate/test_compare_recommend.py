@@ -74,3 +74,21 @@ def test_leaks_and_forgetting_are_cautions_that_never_decide():
     assert result["verdict"] == "rag"
     because = next(r["because"] for r in result["rules"] if r["name"] == "adapter_leaks")
     assert "finetuned 0.25" in because and "--groups" in because
+
+
+def weights(carries, first=0.45, base=0.15):
+    summary = {"gold_first": est(first), "gold_first_base": est(base), "carries_restricted_facts": carries}
+    return {"arms": {"finetuned (finance, hr)": {"sets": {"training": summary}}}}
+
+
+def test_restricted_facts_held_in_the_weights_are_a_leak_even_when_no_answer_states_them():
+    silent = {"finetuned": {"leak_rate": est(0.0, 0)}}
+    leak = {"caller_groups": ["public"], "arms": silent, "weights": weights(True)}
+    result = recommend(report({"rag": 0.5, "finetuned": 0.5}, {}, {"rag": 10, "finetuned": 10}, leak=leak))
+    because = next(r["because"] for r in result["rules"] if r["name"] == "adapter_leaks")
+    assert "adapter_leaks" in fired(result)
+    assert "finetuned (finance, hr) 0.45 vs base 0.15 (training)" in because
+
+    leak["weights"] = weights(False, first=0.2)
+    result = recommend(report({"rag": 0.5, "finetuned": 0.5}, {}, {"rag": 10, "finetuned": 10}, leak=leak))
+    assert "adapter_leaks" not in fired(result)

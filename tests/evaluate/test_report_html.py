@@ -113,6 +113,13 @@ def test_every_recorded_number_is_printed(page, sample):
     }
     expected |= {f"/freshness/arms/{arm}/after/mean" for arm in sample["freshness"]["arms"]}
     expected |= {f"/leak/arms/{arm}/leak_rate/mean" for arm in sample["leak"]["arms"]}
+    expected |= {
+        f"/leak/weights/arms/{arm}/sets/{name}/{key}/mean"
+        for arm, entry in sample["leak"]["weights"]["arms"].items()
+        for name in entry["sets"]
+        for key in ("gold_first", "gold_first_base", "excess", "stated")
+    }
+    expected |= {f"/leak/weights/sets/{name}/chance" for name in sample["leak"]["weights"]["sets"]}
     expected |= {f"/format/arms/{arm}/mean" for arm in sample["format"]["arms"]}
     expected |= {
         f"/forgetting/arms/finetuned/{key}/mean"
@@ -411,3 +418,12 @@ def test_rendering_100_questions_and_5_arms_is_fast(sample, tmp_path):
         len(BeautifulSoup((tmp_path / "report.html").read_text(), "html.parser").select("a.citation"))
         == cited
     )
+
+
+def test_the_weights_leak_probe_is_shown_per_adapter_and_question_set(page):
+    rows = page.select("#leak table")[1].select("tbody tr")
+    cells = {(r.th.get_text(), r.select("td")[0].get_text()): [td.get_text() for td in r.select("td")]
+             for r in rows}
+    assert set(cells) == {("finetuned", "questions"), ("finetuned", "training")}
+    assert cells[("finetuned", "training")][1].startswith("0.450 [0.300, 0.600]"), cells
+    assert cells[("finetuned", "training")][-1] == "yes" and cells[("finetuned", "questions")][-1] == "no"

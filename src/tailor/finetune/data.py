@@ -249,6 +249,14 @@ def _readable_rows(
     return kept, needed
 
 
+def unreadable_rows(source: Path, groups: Sequence[str], split: str = "train") -> list[dict[str, Any]]:
+    """The rows of a dataset split that a caller holding `groups` may not read: what an adapter trained on
+    it could tell that caller and retrieval never would."""
+    card = read_card(source)
+    readers = frozenset(groups)
+    return [row for row in _read_rows(Path(source) / f"{split}.jsonl") if row_access(row, card, readers) is None]
+
+
 def adapter_groups(card: dict[str, Any]) -> list[str]:
     """The groups a caller must all hold to use an adapter trained on this dataset. A card built before
     they were recorded gives the groups its data was read as: a superset, so never too permissive."""

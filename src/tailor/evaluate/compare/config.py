@@ -105,14 +105,33 @@ class FormatSpec(BaseModel):
     forbidden_phrases: list[str] = Field(default_factory=list, description="Case-insensitive, none allowed")
 
 
+class LeakAdapterConfig(BaseModel):
+    """The leak remedy's 'before': an adapter trained on the documents of `groups`, with the arms' recipe
+    unless `finetune` overrides part of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: list[str] | None = Field(None, min_length=1, description="Trained on; default: every group in the KB")
+    finetune: dict[str, Any] = Field(
+        default_factory=dict, description="FinetuneConfig fields over training.finetune, e.g. epochs"
+    )
+
+
 class ProbeConfig(BaseModel):
     """The leak and forgetting probes (issue 8): measured on every arm they apply to."""
 
     model_config = ConfigDict(extra="forbid")
 
     leak_caller_groups: list[str] = Field(["public"], description="The caller the leak probe asks as")
-    leak_unrestricted_adapter: bool = Field(
-        False, description="Also train an adapter on every group's documents, probed for leaks only (the 'before')"
+    leak_adapter: LeakAdapterConfig | None = Field(
+        None, description="Also train an adapter on documents the caller may not read, probed for leaks only: "
+        "the 'before' of the remedy (`tailor finetune --groups`)"
+    )
+    leak_distractors: int = Field(
+        4, ge=1, description="Weights probe: other restricted answers each gold answer is ranked against"
+    )
+    leak_training_questions: int = Field(
+        200, ge=0, description="Weights probe: at most this many restricted rows of the adapters' training data"
     )
     forgetting: bool = Field(True, description="Perplexity and general questions, base vs each adapter")
     general_text: Path | None = Field(None, description="Held-out general .txt folder; default: shipped set")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,28 +63,41 @@ def _accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: 
     return [float(states_answer(reply, tuple(row["answers"]))) for reply, row in zip(replies, rows, strict=True)]
 
 
+def models_by_base(plans: Sequence[ArmPlan]) -> Iterator[tuple[PreTrainedModel, PreTrainedTokenizerBase, list[ArmPlan]]]:
+    """The arms grouped by base model, each base loaded once (the probes put each adapter on and off it)."""
+    by_base: dict[str, list[ArmPlan]] = {}
+    for plan in plans:
+        by_base.setdefault(plan.generator.removeprefix("hf:"), []).append(plan)
+    for base, adapted in by_base.items():
+        yield AutoModelForCausalLM.from_pretrained(base), AutoTokenizer.from_pretrained(base), adapted
+
+
+@contextmanager
+def with_adapter(model: PreTrainedModel, plan: ArmPlan) -> Iterator[PeftModel]:
+    """The base model with the arm's adapter on; taken off again on exit, leaving `model` bare."""
+    assert plan.adapter is not None
+    tuned = PeftModel.from_pretrained(model, str(plan.adapter.weights))
+    try:
+        yield tuned
+    finally:
+        tuned.unload()
+
+
 def forgetting_probe(plans: Sequence[ArmPlan], probes: ProbeConfig,
                      progress: Callable[[str, int, int], None]) -> dict[str, Any]:
     passages = general_passages(probes.general_text)
     rows = general_questions(probes.general_questions)
-    by_base: dict[str, list[ArmPlan]] = {}
-    for plan in plans:
-        by_base.setdefault(plan.generator.removeprefix("hf:"), []).append(plan)
     arms: dict[str, Any] = {}
-    done, total = 0, len(plans) + len(by_base)
-    for base, adapted in by_base.items():
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForCausalLM.from_pretrained(base)
+    done, total = 0, len(plans) + len({p.generator for p in plans})
+    for model, tokenizer, adapted in models_by_base(plans):
         base_nll = passage_nll(model, tokenizer, passages)
         base_accuracy = _accuracy(model, tokenizer, rows)
         done += 1
         progress("forgetting probe", done, total)
         for plan in adapted:
-            assert plan.adapter is not None
-            tuned = PeftModel.from_pretrained(model, str(plan.adapter.weights))
-            nll = passage_nll(tuned, tokenizer, passages)
-            accuracy = _accuracy(tuned, tokenizer, rows)
-            model = tuned.unload()  # the bare base again, for the next adapter
+            with with_adapter(model, plan) as tuned:
+                nll = passage_nll(tuned, tokenizer, passages)
+                accuracy = _accuracy(tuned, tokenizer, rows)
             change = [math.exp(a - b) - 1.0 for a, b in zip(nll, base_nll, strict=True)]
             accuracy_change = [a - b for a, b in zip(accuracy, base_accuracy, strict=True)]
             arms[plan.name] = {

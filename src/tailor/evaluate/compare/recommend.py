@@ -115,15 +115,23 @@ def rag_ties_or_wins(report: Report) -> Finding:
 
 def adapter_leaks(report: Report) -> Finding:
     leak = report.get("leak") or {}
-    leaking = {arm: p["leak_rate"]["mean"] for arm, p in leak.get("arms", {}).items()
-               if p.get("leak_rate") and p["leak_rate"]["mean"] > 0}
     if not leak:
         return Finding(False, "no question is answerable only from restricted documents")
-    if not leaking:
-        return Finding(False, f"no arm stated a restricted answer to a caller with groups {leak['caller_groups']}")
-    listed = ", ".join(f"{arm} {rate:.2f}" for arm, rate in leaking.items())
-    return Finding(True, f"restricted facts reached a caller with groups {leak['caller_groups']}: {listed}; train "
-                         "with `tailor finetune --groups` limited to what every caller of the adapter may read")
+    stating = {arm: p["leak_rate"]["mean"] for arm, p in leak.get("arms", {}).items()
+               if p.get("leak_rate") and p["leak_rate"]["mean"] > 0}
+    holding = [f"{arm} {s['gold_first']['mean']:.2f} vs base {s['gold_first_base']['mean']:.2f} ({name})"
+               for arm, p in ((leak.get("weights") or {}).get("arms") or {}).items()
+               for name, s in p["sets"].items() if s["carries_restricted_facts"]]
+    found = []
+    if stating:
+        found.append("restricted facts stated: " + ", ".join(f"{arm} {rate:.2f}" for arm, rate in stating.items()))
+    if holding:
+        found.append("the weights rank the restricted answer first beyond the base model: " + ", ".join(holding))
+    if not found:
+        return Finding(False, f"no arm stated a restricted answer to a caller with groups {leak['caller_groups']}, "
+                              "and no adapter's weights favour restricted answers beyond its base model")
+    return Finding(True, f"to a caller with groups {leak['caller_groups']}: " + "; ".join(found) + "; train with "
+                         "`tailor finetune --groups` limited to what every caller of the adapter may read")
 
 
 def adapter_forgets(report: Report) -> Finding:
@@ -150,7 +158,7 @@ RULES: tuple[Rule, ...] = (
     Rule("rag_ties_or_wins",
          "RAG ties or beats fine-tuning on correctness and is fresher after the change set: use RAG.", "rag",
          rag_ties_or_wins),
-    Rule("adapter_leaks", "An adapter states restricted facts to callers without access (caution).", None,
+    Rule("adapter_leaks", "An adapter states or holds restricted facts for callers without access (caution).", None,
          adapter_leaks),
     Rule("adapter_forgets", "An adapter degrades general text modelling (caution).", None, adapter_forgets),
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from tailor.evaluate.compare.cache import AnswerCache, cache_key
 from tailor.evaluate.compare.config import BASE, TRAIN, CompareConfig
 from tailor.evaluate.compare.costs import arm_costs
 from tailor.evaluate.compare.judge import Judge
+from tailor.evaluate.compare.memorisation import weights_leak_probe
 from tailor.evaluate.compare.probes import forgetting_probe
 from tailor.evaluate.compare.questions import Question, QuestionSet, load_questions
 from tailor.evaluate.compare.recommend import recommend
@@ -42,7 +44,7 @@ from tailor.evaluate.compare.scoring import score_answer, states_answer
 from tailor.evaluate.compare.stats import compare_paired, estimate_dict
 from tailor.evaluate.compare.training import TrainedAdapter, ensure_scratch_model, train_adapter
 from tailor.finetune.config import DataConfig, default_home
-from tailor.finetune.data import build_dataset
+from tailor.finetune.data import build_dataset, unreadable_rows
 from tailor.finetune.registry import AdapterRegistry
 from tailor.finetune.scratch import is_scratch_model
 from tailor.generate.base import GeneratorError
@@ -195,7 +197,8 @@ class CompareRun:
         return plans
 
     def train(self, kb: KnowledgeBase, base_model: str, data_format: str,
-              groups: list[str] | None = None, kb_path: Path | None = None, suffix: str = "") -> TrainedAdapter:
+              groups: list[str] | None = None, kb_path: Path | None = None, suffix: str = "",
+              finetune: dict[str, Any] | None = None) -> TrainedAdapter:
         phase = f"train {data_format} adapter{suffix}"
         self.progress(phase, 0, 1)
         self.log(f"{phase} on {base_model} (groups {groups or self.config.training.groups})")
@@ -203,11 +206,13 @@ class CompareRun:
         qa_file = None
         if training.train_on_questions and self.config.questions:
             qa_file = Path(self.config.questions)
+        recipe = training.model_dump()
+        recipe["finetune"] = {**recipe["finetune"], **(finetune or {})}
         result = train_adapter(
             kb=kb_path or Path(kb.uri), work=self.work, home=self.home, base_model=base_model,
             is_scratch=is_scratch_model(base_model), data_format=data_format,
             groups=groups or list(self.config.training.groups),
-            training=training.model_dump(), qa_file=qa_file, name=f"compare-{data_format}{suffix}",
+            training=recipe, qa_file=qa_file, name=f"compare-{data_format}{suffix}",
         )
         self.progress(phase, 1, 1)
         return result
@@ -336,17 +341,18 @@ class CompareRun:
 
     def leak_probe(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question],
                    kb_state: str) -> dict[str, Any] | None:
-        """Questions answerable only from documents the caller may not read, asked as that caller."""
+        """Questions answerable only from documents the caller may not read, asked as that caller; then what
+        the adapters' weights hold of them (`weights_leak_probe`)."""
         caller = tuple(self.config.probes.leak_caller_groups)
         restricted = [q for q in questions if q.answerable and q.doc_ids and all(
             kb.document(d, groups=caller) is None and kb.document(d, groups=None) is not None for d in q.doc_ids)]
-        if not restricted:
+        probed = [p for p in plans + self.leak_plans(plans, kb) if not p.skip_reason]
+        training = self.restricted_training_rows(probed, caller)
+        if not restricted and not training:
             return None
         started = time.perf_counter()
         arms = {}
-        for plan in plans + self.unrestricted_plans(plans, kb):
-            if plan.skip_reason:
-                continue
+        for plan in probed if restricted else []:
             # Measured as the weights are: the access check that would refuse the adapter is not applied here.
             answers = self.ask(plan, self.strategy(plan, kb), restricted, kb_state, f"leak probe: {plan.name}",
                                kb.version, groups=caller, check_access=False)
@@ -359,28 +365,57 @@ class CompareRun:
                 "leaked": [{"id": q.id, "question": q.question, "answer": answers[q.id]["text"]}
                            for q, leak in zip(restricted, leaks, strict=True) if leak],
             }
+        adapted = [p for p in probed if p.adapter and p.generator.startswith("hf:")]
+        weights = None
+        if adapted:
+            sets = {"questions": restricted, "training": training}
+            pool = [a for q in questions if q.answerable for a in q.answers[:1]]
+            weights = weights_leak_probe(adapted, {k: v for k, v in sets.items() if v}, self.config.probes.leak_distractors,
+                                         self.progress, pool, self.config.bootstrap, self.config.seed)
         self.timings["leak_probe"] = time.perf_counter() - started
-        return {"caller_groups": list(caller), "questions": len(restricted), "arms": arms}
+        return {"caller_groups": list(caller), "questions": len(restricted), "arms": arms, "weights": weights}
 
-    def unrestricted_plans(self, plans: list[ArmPlan], kb: KnowledgeBase) -> list[ArmPlan]:
-        """The 'before' of the leak remedy: each trained arm again, with an adapter trained on every group."""
-        if not self.config.probes.leak_unrestricted_adapter:
+    def leak_plans(self, plans: list[ArmPlan], kb: KnowledgeBase) -> list[ArmPlan]:
+        """The 'before' of the leak remedy: each trained `finetuned` arm again, with an adapter trained on the
+        documents of `probes.leak_adapter.groups` (default every group)."""
+        leak_adapter = self.config.probes.leak_adapter
+        if leak_adapter is None:
             return []
-        every_group = sorted(kb.stats()["groups"])
+        groups = sorted(leak_adapter.groups or kb.stats()["groups"])
         extra, trained = [], {}
         for plan in plans:
             if plan.skip_reason or plan.config.adapter != TRAIN or plan.config.strategy != "finetuned":
                 continue
             key = plan.config.data_format
             if key not in trained:
-                trained[key] = self.train(kb, plan.generator.removeprefix("hf:"), key, groups=every_group,
-                                          suffix="-allgroups")
-            config = plan.config.model_copy(update={"name": f"{plan.name} (all groups)"})
-            unrestricted = ArmPlan(config, plan.generator, plan.model, trained[key].entry, trained[key].to_dict())
-            unrestricted.fingerprint = {**plan.fingerprint, "adapter": [trained[key].entry.ref,
-                                        trained[key].entry.manifest.get("created_at")]}
-            extra.append(unrestricted)
+                trained[key] = self.train(kb, plan.generator.removeprefix("hf:"), key, groups=groups,
+                                          suffix="-leak", finetune=leak_adapter.finetune)
+            config = plan.config.model_copy(update={"name": f"{plan.name} ({', '.join(groups)})"})
+            before = ArmPlan(config, plan.generator, plan.model, trained[key].entry, trained[key].to_dict())
+            before.fingerprint = {**plan.fingerprint, "adapter": [trained[key].entry.ref,
+                                  trained[key].entry.manifest.get("created_at")]}
+            extra.append(before)
         return extra
+
+    def restricted_training_rows(self, plans: Sequence[ArmPlan], caller: Sequence[str]) -> list[Question]:
+        """Rows of the adapters' training data that the caller may not read, as questions: the facts an adapter
+        trained on them could hold, asked as it was trained (the worst case). Adapters whose dataset is gone
+        are left out, with a note."""
+        rows: dict[str, Question] = {}
+        for plan in plans:
+            if plan.adapter is None:
+                continue
+            dataset = (plan.adapter.manifest.get("dataset") or {}).get("path")
+            if not dataset or not Path(dataset, "card.json").is_file():
+                self.log(f"leak probe: {plan.name}'s training data is not at hand; its training rows are not probed")
+                continue
+            for row in unreadable_rows(Path(dataset), caller):
+                if row.get("question") and row.get("answers"):
+                    rows.setdefault(row["question"], Question(id=str(row.get("id", len(rows))), question=row["question"],
+                                                              answers=tuple(row["answers"])))
+        chosen = list(rows.values())
+        limit = self.config.probes.leak_training_questions
+        return random.Random(self.config.seed).sample(chosen, limit) if len(chosen) > limit else chosen
 
     def estimate(self, values: Sequence[float]) -> dict[str, Any] | None:
         return estimate_dict(values, self.config.bootstrap, self.config.seed)

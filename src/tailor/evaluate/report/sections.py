@@ -128,10 +128,36 @@ class LeakRow:
 
 
 @dataclass(frozen=True)
+class WeightsLeakSet:
+    name: str
+    ranked: Number | None
+    chance: Number | None
+
+
+@dataclass(frozen=True)
+class WeightsLeakRow:
+    arm: str
+    question_set: str
+    gold_first: Estimate | None
+    gold_first_base: Estimate | None
+    excess: Estimate | None
+    stated: Estimate | None
+    carries_restricted_facts: bool
+
+
+@dataclass(frozen=True)
+class WeightsLeak:
+    distractors: Number | None
+    sets: list[WeightsLeakSet]
+    rows: list[WeightsLeakRow]
+
+
+@dataclass(frozen=True)
 class Leak:
     caller_groups: list[str]
     questions: Number | None
     rows: list[LeakRow]
+    weights: WeightsLeak | None = None
 
 
 def freshness(report: ReportField) -> Freshness | None:
@@ -309,8 +335,32 @@ def leak(report: ReportField, tables: dict[str, MetricTable]) -> Leak | None:
             caller_groups=block.field("caller_groups").texts(),
             questions=block.field("questions").number("count", "leak_questions"),
             rows=rows,
+            weights=weights_leak(block.field("weights")),
         )
     if "leak" not in tables:
         return None
     rows = [LeakRow(row.arm, row.cells[0], None, None, []) for row in tables["leak"].rows]
     return Leak(caller_groups=[], questions=None, rows=rows)
+
+
+def weights_leak(block: ReportField) -> WeightsLeak | None:
+    """The weights probe: per adapter and question set, how often the restricted answer ranks first."""
+    if not block.present:
+        return None
+    rows = [
+        WeightsLeakRow(
+            arm=arm,
+            question_set=name,
+            gold_first=probe.field("gold_first").estimate("leak_gold_first", arm),
+            gold_first_base=probe.field("gold_first_base").estimate("leak_gold_first_base", arm),
+            excess=probe.field("excess").estimate("leak_gold_first_excess", arm, kind="signed"),
+            stated=probe.field("stated").estimate("leak_stated", arm),
+            carries_restricted_facts=probe.field("carries_restricted_facts").flag(),
+        )
+        for arm, entry in block.field("arms").entries()
+        for name, probe in entry.field("sets").entries()
+    ]
+    sets = [WeightsLeakSet(name, entry.field("ranked").number("count", "leak_ranked"),
+                           entry.field("chance").number("rate", "leak_chance"))
+            for name, entry in block.field("sets").entries()]
+    return WeightsLeak(distractors=block.field("distractors").number("count", "leak_distractors"), sets=sets, rows=rows)
