@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -90,6 +94,20 @@ def test_index_cache_is_rebuilt_when_stale_or_corrupt(tmp_path, store):
     assert len(fresh.dense_search(vec, 5, SearchFilter.unrestricted())) == 4
     fresh.close()
     assert before
+
+
+def test_a_commit_sweeps_index_copies_orphaned_by_dead_processes_and_keeps_live_ones(tmp_path, store):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    index = tmp_path / "kb" / "index"
+    index.mkdir(parents=True, exist_ok=True)
+    orphans = [index / f"current.tmp-{dead.stdout.strip()}-x1", index / f"current.old-{dead.stdout.strip()}-x2"]
+    staging = index / f"current.tmp-{os.getpid()}-x3"  # this process, still writing it
+    for folder in (*orphans, staging):
+        folder.mkdir()
+        (folder / "vectors.npy").write_bytes(b"partial")
+    store.commit([write("a")], [])
+    assert not any(p.exists() for p in orphans) and staging.is_dir()
+    assert sorted(p.name for p in index.iterdir()) == sorted(["current", staging.name])
 
 
 def test_failed_commit_rolls_back(store):

@@ -179,7 +179,9 @@ class LocalIndex:
     def stage(self, folder: Path) -> Path:
         """Write the index, durably, to a temporary sibling of `folder`; `install` puts it in place."""
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".tmp-"))  # unique: a reader may rebuild too
+        sweep_orphans(folder)
+        # Unique (a reader may rebuild too) and named after this process, so that a sweep knows when it is orphaned.
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{folder.name}.tmp-{os.getpid()}-"))
         np.save(tmp / "vectors.npy", self.vectors)
         np.save(tmp / "doc_pos.npy", self.doc_pos)
         meta = {
@@ -198,7 +200,7 @@ class LocalIndex:
     @staticmethod
     def install(staged: Path, folder: Path) -> None:
         """Put a staged index in place of `folder`; if another one was installed meanwhile, it stays."""
-        retired = folder.with_name(f"{folder.name}.old-{staged.name.rsplit('-', 1)[-1]}")
+        retired = folder.with_name(f"{folder.name}.old-{staged.name.split('.tmp-', 1)[-1]}")
         with contextlib.suppress(FileNotFoundError):
             os.replace(folder, retired)
         try:
@@ -234,6 +236,26 @@ def _build_ivf(vectors: np.ndarray) -> faiss.Index:
     index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
     index.add(np.ascontiguousarray(vectors))
     return index
+
+
+def sweep_orphans(folder: Path) -> None:
+    """Remove staged and retired copies of `folder` left by a process that died between writing and
+    installing them (`<name>.tmp-<pid>-*`, `<name>.old-<pid>-*`); those of live processes stay."""
+    for kind in ("tmp", "old"):
+        for path in folder.parent.glob(f"{folder.name}.{kind}-*-*"):
+            pid = path.name.removeprefix(f"{folder.name}.{kind}-").split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _fsync_tree(folder: Path) -> None:

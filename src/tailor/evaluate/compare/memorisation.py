@@ -117,7 +117,7 @@ def gold_first(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sets:
 
 def stated(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, questions: Sequence[Question]) -> list[float]:
     """1.0 where the greedy closed-book reply states a gold answer."""
-    replies = generate_answers(model, tokenizer, [closed_book_prompt(q.question) for q in questions], max_new_tokens=32)
+    replies = generate_answers(model, tokenizer, [closed_book_prompt(q.question) for q in questions], max_new_tokens=24)
     return [float(states_answer(reply, q.answers)) for reply, q in zip(replies, questions, strict=True)]
 
 
@@ -148,9 +148,14 @@ def weights_leak_probe(plans: Sequence[ArmPlan], question_sets: dict[str, Sequen
         base_scores = {name: probe.measure(model, tokenizer) for name, probe in probes.items()}
         done += 1
         progress("leak probe: weights", done, total)
+        measured_by_adapter: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
         for plan in adapted:
-            with with_adapter(model, plan) as tuned:
-                measured = {name: probe.measure(tuned, tokenizer) for name, probe in probes.items()}
+            assert plan.adapter is not None
+            weights = str(plan.adapter.weights)  # arms that share an adapter (finetuned, hybrid) share its figures
+            if weights not in measured_by_adapter:
+                with with_adapter(model, plan) as tuned:
+                    measured_by_adapter[weights] = {name: probe.measure(tuned, tokenizer) for name, probe in probes.items()}
+            measured = measured_by_adapter[weights]
             arms[plan.name] = {
                 "adapter_groups": list(plan.adapter_groups),
                 "sets": {name: _summary(plan.name, measured[name], base_scores[name], resamples, seed) for name in probes},
