@@ -352,7 +352,7 @@ class CompareRun:
             return None
         started = time.perf_counter()
         arms = {}
-        for plan in probed if restricted else []:
+        for plan in (probed if restricted else []):
             # Measured as the weights are: the access check that would refuse the adapter is not applied here.
             answers = self.ask(plan, self.strategy(plan, kb), restricted, kb_state, f"leak probe: {plan.name}",
                                kb.version, groups=caller, check_access=False)
@@ -409,7 +409,12 @@ class CompareRun:
             if not dataset or not Path(dataset, "card.json").is_file():
                 self.log(f"leak probe: {plan.name}'s training data is not at hand; its training rows are not probed")
                 continue
-            for row in unreadable_rows(Path(dataset), caller):
+            try:
+                unreadable = unreadable_rows(Path(dataset), caller)
+            except (OSError, ValueError) as exc:  # changed since training (hash mismatch) or unreadable
+                self.log(f"leak probe: {plan.name}'s training data at {dataset} is not usable ({exc}); not probed")
+                continue
+            for row in unreadable:
                 if row.get("question") and row.get("answers"):
                     rows.setdefault(row["question"], Question(id=str(row.get("id", len(rows))), question=row["question"],
                                                               answers=tuple(row["answers"])))
