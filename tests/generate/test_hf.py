@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import CLIPVisionConfig
 
 from tailor.generate.base import GenerationConfig, GeneratorError, StopFilter
@@ -100,6 +101,22 @@ def test_adapter_changes_output(
     assert adapted.name == f"hf:{tiny_llm_dir}+adapter:{tiny_adapter_dir}"
     config = GenerationConfig(max_new_tokens=12)
     assert adapted.generate(MESSAGES, config).text != tiny_generator.generate(MESSAGES, config).text
+
+
+def test_an_adapter_is_merged_for_inference_and_answers_as_the_unmerged_one(
+    tiny_llm_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapted = HFGenerator(str(tiny_llm_dir), adapter=str(tiny_adapter_dir))
+    merged = adapted._load().model
+    assert not isinstance(merged, PeftModel)
+    assert not any("lora" in name for name, _ in merged.named_modules())
+    unmerged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llm_dir), str(tiny_adapter_dir))
+    ids = adapted._load().tokenizer(adapted.build_prompt(MESSAGES), return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, unmerged.eval()(input_ids=ids).logits, atol=1e-5)
 
 
 def test_missing_model_path(tmp_path: Path) -> None:

@@ -94,6 +94,12 @@ class _Cancelled(StoppingCriteria):
         )
 
 
+def _quantized(model: Any) -> bool:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return bool(getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False)
+                or getattr(base.config, "quantization_config", None))
+
+
 @dataclass
 class _Loaded:
     model: PreTrainedModel
@@ -142,6 +148,11 @@ class HFGenerator:
                 raise GeneratorError(
                     f"cannot load adapter {self.adapter!r} onto {self.model_id!r}: {exc}"
                 ) from exc
+            if not _quantized(model):
+                # Folded into the base weights, the adapter costs nothing per token: 32 tokens of the demo's
+                # scratch model took 103 ms with the LoRA layers separate, 60 ms merged (the base alone: 61 ms).
+                # A quantised base keeps it separate.
+                model = model.merge_and_unload()
         model.to(self.device).eval()
         eos = model.generation_config.eos_token_id
         if eos is None:
