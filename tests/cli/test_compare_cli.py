@@ -212,6 +212,7 @@ def test_every_arm_with_a_tiny_base_model_trains_in_the_run_and_reuses_its_adapt
     before = report["leak"]["arms"]["finetuned (hr, public)"]  # the leak remedy's 'before': every group
     assert before["refused_by_access_check"] is True and "hr" in before["adapter_groups"]
     weights = report["leak"]["weights"]
+    assert "Leak probe as groups public" in done.stdout and "finetuned (hr, public)" in done.stdout
     assert set(weights["arms"]) == {"finetuned", "hybrid", "finetuned (hr, public)"}
     training = weights["sets"]["training"]  # the hr rows of the before adapter's data, asked of every adapter
     assert training["questions"] > 0 and 0 < training["chance"] < 1

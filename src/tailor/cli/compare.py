@@ -115,8 +115,34 @@ def _print_summary(report: dict[str, Any]) -> None:
                       cell("grounded"), f"{report['latency'][name].get('total', {}).get('p50', 0):.1f}",
                       f"{cost:.4f} {report['prices']['currency']}")
     console.print(table)
+    _print_leak(report)
     recommendation = report["recommendation"]
     console.print(f"\n[bold]Recommendation:[/] {escape(recommendation['headline'])}")
     for rule in recommendation["rules"]:
         if rule["fired"]:
             console.print(f"  - {escape(rule['description'])}\n    [dim]{escape(rule['because'])}[/]")
+
+
+def _print_leak(report: dict[str, Any]) -> None:
+    """The leak remedy's before and after: what each adapter's weights hold of facts the caller may not read."""
+    leak = report.get("leak") or {}
+    weights = leak.get("weights") or {}
+    if not weights.get("arms"):
+        return
+    sets = list(weights["sets"])
+    table = Table(title=f"Leak probe as groups {', '.join(leak['caller_groups'])}: restricted answer ranked first "
+                        f"among {weights['distractors'] + 1} by the adapter vs its base model; stated by greedy decoding")
+    for column in ("arm", "trained on groups", "refused to caller", *(f"{name}: ranked first / stated" for name in sets)):
+        table.add_column(column)
+    for arm, probe in weights["arms"].items():
+        cells = []
+        for name in sets:
+            s = probe["sets"][name]
+            excess = s["excess"]
+            text = (f"{s['gold_first']['mean']:.2f} vs {s['gold_first_base']['mean']:.2f} "
+                    f"({excess['mean']:+.2f} [{excess['low']:+.2f}, {excess['high']:+.2f}]) / {s['stated']['mean']:.2f}")
+            cells.append(f"[bold red]{text}[/]" if s["carries_restricted_facts"] else text)
+        refused = (leak.get("arms", {}).get(arm) or {}).get("refused_by_access_check")
+        table.add_row(escape(arm), ", ".join(probe["adapter_groups"]), "-" if refused is None else "yes" if refused else "no",
+                      *cells)
+    console.print(table)
