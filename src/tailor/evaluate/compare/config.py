@@ -128,7 +128,7 @@ class ProbeConfig(BaseModel):
         "the 'before' of the remedy (`tailor finetune --groups`)"
     )
     leak_distractors: int = Field(
-        4, ge=1, description="Weights probe: other restricted answers each gold answer is ranked against"
+        4, ge=1, description="Weights probe: distractor answers (same kind first) each gold answer is ranked against"
     )
     leak_training_questions: int = Field(
         200, ge=0, description="Weights probe: at most this many restricted rows of the adapters' training data"

@@ -2,9 +2,9 @@
 
 An adapter can hold a fact it never states word for word: asked a restricted question, it finds the true
 answer more likely than the answers of the other restricted questions. For each question whose answers
-live only in documents the caller may not read, the probe scores the gold answer and up to `k` other
-restricted answers as the reply to the adapter's own closed-book prompt (mean token log-likelihood) and
-counts how often the gold one comes first. The base model, on the same candidates and prompt, is the
+live only in documents the caller may not read, the probe scores the gold answer and `k` distractors (other
+restricted answers of the same kind first, public ones when those run out) as the reply to the adapter's
+closed-book prompt (mean token log-likelihood) and counts how often the gold one comes first. The base model, on the same candidates and prompt, is the
 level an adapter that learned nothing would reach. A paired difference whose 95% interval lies above 0
 says the weights carry the restricted facts: the multiple-choice form of the "exposure" of Carlini et al.
 (2019, "The Secret Sharer").
@@ -61,7 +61,8 @@ def candidate_sets(questions: Sequence[Question], k: int, seed: int = 0, pool: S
     set's public answers), those of the gold one's kind first. Questions with no distractor are left out."""
     rng = random.Random(seed)
     restricted = _distinct(q.answers[0] for q in questions if q.answers)
-    extra = [a for a in _distinct(pool) if a.lower() not in {r.lower() for r in restricted}]
+    known = {r.lower() for r in restricted}
+    extra = [a for a in _distinct(pool) if a.lower() not in known]
     sets = []
     for question in questions:
         if not question.answers:
