@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tailor.generate.extractive import ABSTAIN_TEXT, AnswerTypeCue, ExtractiveReader
+from tailor.generate.extractive import ABSTAIN_TEXT, AnswerTypeCue, ExtractiveReader, confidence
 from tailor.generate.prompts import PromptBuilder
 from tailor.records import Chunk, Hit
 
@@ -131,6 +131,17 @@ def test_names_and_numbers_are_looked_up_in_the_passage_with_its_title(reader):
     )
     assert (own["name"], own["number"]) == (0.0, 0.0)
     assert (other["name"], other["number"]) == (1.0, 1.0)
+
+
+def test_a_question_that_flips_a_word_of_the_sentence_into_its_opposite_is_less_sure(reader):
+    sales = Hit(Chunk("wool#0", "wool", "Exports of wool increased sharply after the treaty of 1786.", 0, 59),
+                0.5, "Wool trade", "wool.md", scores={"dense": 0.6})
+    asked = "What increased sharply after the treaty of 1786?"
+    flipped = "What decreased sharply after the treaty of 1786?"
+    own = reader.confidence_features(asked, reader.candidates(asked, [sales]))
+    other = reader.confidence_features(flipped, reader.candidates(flipped, [sales]))
+    assert (own["antonym"], other["antonym"]) == (0.0, 1.0)
+    assert confidence(other) < confidence({**other, "antonym": 0.0})
 
 
 class CountingEmbedder:

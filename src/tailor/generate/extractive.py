@@ -12,9 +12,10 @@ half of SQuAD v2 (articles 0-7) by `benchmarks/squad_extractive.py --calibrate`
   hit, the word-piece soft match, and an answer-type cue (a how-many question wants a number, a
   when question a date, who/where a name);
 - confidence, a logistic model on the best sentence: the question's cosine with its passage, its
-  share of the ranking softmax, its recall and window recall, and three mismatch flags (a negated
-  question, a number or a name of the question missing from the passage). Below `abstain_below`
-  the reader says it does not know.
+  share of the ranking softmax, its recall and window recall, and four mismatch flags (a negated
+  question, a number or a name of the question missing from the passage, a word of the question
+  turned into its opposite in the sentence: `antonyms.py`). Below `abstain_below` the reader says
+  it does not know.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from tailor.generate.antonyms import flips_a_word, words
 from tailor.generate.prompts import Prompt
 from tailor.generate.readers import Reading
 from tailor.generate.sentences import (
@@ -46,13 +48,14 @@ ABSTAIN_TEXT = "I don't know: the knowledge base does not seem to contain the an
 RANKING = {"recall": 2.94, "context": 1.96, "rank": 2.16, "soft_match": 2.61, "answer_type": 0.73}
 CONFIDENCE = {
     "bias": -2.84,
-    "passage_cosine": 2.27,
-    "share": 1.78,
+    "passage_cosine": 2.28,
+    "share": 1.8,
     "recall": 0.77,
-    "context": -0.63,
-    "negation": -2.02,
-    "number": -0.86,
+    "context": -0.64,
+    "negation": -2.03,
+    "number": -0.87,
     "name": -0.61,
+    "antonym": -0.67,
 }
 ABSTAIN_BELOW = 0.28  # the threshold closest to both targets on the calibration half
 _NEGATION = re.compile(r"\b(not|never|no|none|nothing|nobody|neither|nor|without|cannot)\b|n't\b", re.I)
@@ -259,6 +262,7 @@ class ExtractiveReader:
             "negation": float(bool(_NEGATION.search(question)) and not _NEGATION.search(best.text)),
             "number": float(any(n not in passage for n in _NUMBER.findall(question))),
             "name": float(any(n.lower() not in passage.lower() for n in names)),
+            "antonym": float(flips_a_word(words(question), words(best.text))),
         }
 
     def _passage_cosine(self, question: str, hit: Hit) -> float:
