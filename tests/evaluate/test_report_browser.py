@@ -73,7 +73,7 @@ def test_numbers_equal_report_json(browser_page, report):
 def test_charts_load(browser_page):
     page, _ = browser_page
     images = page.evaluate(READ_IMAGES)
-    assert len(images) == 5
+    assert len(images) == 7  # correctness, grounding, freshness, latency, format, forgetting, leak
     for image in images:
         assert image["complete"] and image["width"] > 0 and image["alt"] and image["scheme"] == "data"
 

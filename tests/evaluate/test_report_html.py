@@ -157,7 +157,10 @@ def test_all_sections_and_charts_present(page):
     ):
         assert page.find(id=section), section
     images = page.find_all("img")
-    assert len(images) == 5
+    assert len(images) == 7
+    for section in ("correctness", "grounding", "freshness", "latency", "format", "forgetting", "leak"):
+        assert page.find(id=section).find("img"), section
+    assert "ranks the restricted answer first" in page.select_one("#leak img")["alt"]
     for image in images:
         assert image["alt"].strip()
         assert image["src"].startswith("data:image/png;base64,")

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from tailor.evaluate.report.fields import Estimate
 from tailor.evaluate.report.metrics_view import MetricTable, metric_label
-from tailor.evaluate.report.sections import Forgetting, Freshness, Latency
+from tailor.evaluate.report.sections import Forgetting, Freshness, Latency, Leak
 
 SIZE = (6.0, 3.0)  # inches
 DPI = 100
@@ -192,4 +192,39 @@ def forgetting_scatter(forgetting: Forgetting, colors: dict[str, str]) -> Chart 
     axes.set_ylabel("domain gain", fontsize=8)
     _legend(axes)
     alt = "Scatter plot of domain gain against the change of general-text perplexity per arm, with 95% CIs."
+    return _encode(figure, alt)
+
+
+def leak_bars(leak: Leak, colors: dict[str, str]) -> Chart | None:
+    """Left: the share of answers stating a restricted fact, per arm. Right, when the weights probe ran: how
+    often each adapter ranks the restricted answer first (solid) against its base model (hatched), per set."""
+    stated = [row for row in leak.rows if row.leak_rate]
+    weights = [row for row in leak.weights.rows if row.gold_first and row.gold_first_base] if leak.weights else []
+    if not stated and not weights:
+        return None
+    figure = Figure(figsize=SIZE)
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]}) if weights else (figure.add_subplot(), None)
+    for i, row in enumerate(stated):
+        estimate = row.leak_rate
+        assert estimate is not None
+        left.bar(i, estimate.mean.value, 0.7, yerr=[[estimate.error_below], [estimate.error_above]], capsize=3,
+                 color=colors.get(row.arm))
+    left.set_xticks(range(len(stated)), [textwrap.fill(r.arm, 12, break_long_words=False) for r in stated], fontsize=6,
+                    rotation=90)
+    left.set_ylim(0, 1)
+    left.set_ylabel("restricted facts stated (95% CI)", fontsize=7)
+    left.grid(axis="y", alpha=0.3)
+    if right is not None:
+        for i, row in enumerate(weights):
+            for offset, estimate, hatch in ((-0.2, row.gold_first_base, "//"), (0.2, row.gold_first, "")):
+                assert estimate is not None
+                right.bar(i + offset, estimate.mean.value, 0.38, yerr=[[estimate.error_below], [estimate.error_above]],
+                          capsize=3, color=colors.get(row.arm, PALETTE[-1]), hatch=hatch, edgecolor="white")
+        labels = [textwrap.fill(f"{row.arm} · {row.question_set}", 14, break_long_words=False) for row in weights]
+        right.set_xticks(range(len(weights)), labels, fontsize=6, rotation=90)
+        right.set_ylabel("restricted answer ranked first", fontsize=7)
+        right.set_title("hatched: base model, solid: with the adapter", fontsize=7)
+        right.grid(axis="y", alpha=0.3)
+    alt = "Bar chart of the share of answers stating restricted facts per arm" + (
+        ", and of how often each adapter ranks the restricted answer first against its base model." if weights else ".")
     return _encode(figure, alt)

@@ -17,6 +17,7 @@ from tailor.evaluate.report.figures import (
     forgetting_scatter,
     freshness_bars,
     latency_stack,
+    leak_bars,
     metric_bars,
 )
 from tailor.evaluate.report.metrics_view import metric_label
@@ -55,6 +56,8 @@ def charts(view: ReportView) -> dict[str, Chart]:
         "freshness": freshness_bars(view.freshness, colors) if view.freshness else None,
         "latency": latency_stack(view.latency) if view.latency else None,
         "forgetting": forgetting_scatter(view.forgetting, colors) if view.forgetting else None,
+        "format": metric_bars([view.format.table], colors, "format adherence") if view.format else None,
+        "leak": leak_bars(view.leak, colors) if view.leak else None,
     }
     return {section: chart for section, chart in drawn.items() if chart}
 
