@@ -18,7 +18,6 @@ import hashlib
 import json
 import re
 import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from urllib.parse import quote
 from tailor.audit.config import AuditConfig
 from tailor.audit.entry import AuditEntry, ChunkRef
 from tailor.audit.redact import SecretRedactor
+from tailor.batching import GroupRunner
 from tailor.records import Answer
 from tailor.sqlite_wal import use_wal
 
@@ -106,7 +106,7 @@ class _Pending:
     period: str
     row: tuple[Any, ...]
     doc_ids: list[str]
-    done: bool = False
+    finished: bool = False
     error: BaseException | None = None
 
     def check(self) -> None:
@@ -121,9 +121,9 @@ class AuditLog:
         self.folder = folder
         self.config = config
         self.redactor = redactor
-        self._lock = threading.Condition()
-        self._waiting: list[_Pending] = []  # rows queued for the next commit
-        self._committing = False
+        # Rows that arrive during a commit go in the next one. `_commit` is looked up at each batch, as a
+        # method call would (tests observe it on the class).
+        self._commits = GroupRunner(lambda batch: self._commit(batch))
         self._writer: tuple[Path, sqlite3.Connection] | None = None
 
     @classmethod
@@ -153,21 +153,7 @@ class AuditLog:
         when = _utc(at or datetime.now(UTC))
         row, doc_ids = self._row(answer, caller, groups, kb_version, adapter, when)
         pending = _Pending(when.strftime("%Y-%m"), row, doc_ids)
-        with self._lock:
-            self._waiting.append(pending)
-            while not pending.done and self._committing:
-                self._lock.wait()
-            if pending.done:
-                pending.check()
-                return
-            self._committing = True  # this thread commits every queued row, its own included
-            batch, self._waiting = self._waiting, []
-        try:
-            self._commit(batch)
-        finally:
-            with self._lock:
-                self._committing = False
-                self._lock.notify_all()
+        self._commits.submit(pending)
         pending.check()
 
     def _row(
@@ -211,12 +197,12 @@ class AuditLog:
                 self._append(period, [p for p in batch if p.period == period])
         except BaseException as exc:
             for pending in batch:
-                if not pending.done:
+                if not pending.finished:
                     pending.error = exc
             raise
         finally:
             for pending in batch:
-                pending.done = True
+                pending.finished = True
 
     def _append(self, period: str, rows: list[_Pending]) -> None:
         number = self._current_number(period)
@@ -236,7 +222,7 @@ class AuditLog:
                     db.execute("ROLLBACK")
                 raise
             for pending in taken:
-                pending.done = True
+                pending.finished = True
             if rows:  # this file is full
                 number += 1
 
@@ -315,8 +301,7 @@ class AuditLog:
         return entries
 
     def close(self) -> None:
-        with self._lock:
-            self._lock.wait_for(lambda: not self._committing)
+        with self._commits.idle():
             if self._writer is not None:
                 self._writer[1].close()
                 self._writer = None

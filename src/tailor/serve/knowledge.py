@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tailor.batching import GroupRunner
 from tailor.kb.config import KBConfig
 from tailor.kb.embedding import Embedder, make_embedder
 from tailor.kb.knowledge_base import KnowledgeBase, open_store
@@ -114,9 +115,7 @@ class BatchingEmbedder:
         self.inner = inner
         self.name = inner.name
         self.max_batch = max_batch
-        self._cond = threading.Condition()
-        self._queue: list[_Request] = []
-        self._busy = False
+        self._passes = GroupRunner(self._embed, self._fitting)
         self._lock = threading.Lock()  # for the calls that are not batched (tokenizer, model loading)
 
     @cached_property
@@ -138,32 +137,17 @@ class BatchingEmbedder:
 
     def embed_documents(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         request = _Request(list(texts))
-        with self._cond:
-            self._queue.append(request)
-        while True:
-            with self._cond:
-                while not request.finished and self._busy:
-                    self._cond.wait()
-                if request.finished:
-                    return request.result()
-                self._busy = True  # this caller embeds the queue's next batch, for everyone in it
-                batch, self._queue = self._take()
-            try:
-                self._embed(batch)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+        self._passes.submit(request)
+        return request.result()
 
-    def _take(self) -> tuple[list[_Request], list[_Request]]:
-        """The queued requests that fit one pass (the first always does), and the rest."""
-        taken, size = [], 0
-        for i, request in enumerate(self._queue):
-            if taken and size + len(request.texts) > self.max_batch:
-                return taken, self._queue[i:]
-            taken.append(request)
+    def _fitting(self, queue: Sequence[_Request]) -> int:
+        """How many queued requests fit one pass (the first always does)."""
+        size = 0
+        for count, request in enumerate(queue):
             size += len(request.texts)
-        return taken, []
+            if count and size > self.max_batch:
+                return count
+        return len(queue)
 
     def _embed(self, batch: list[_Request]) -> None:
         try:
