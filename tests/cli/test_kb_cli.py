@@ -92,6 +92,13 @@ def test_rm_sync_and_versions(tmp_path):
     assert [d["id"] for d in json.loads(tailor("kb", "ls", "--kb", kb, "--json").stdout)] == ["a.txt", "c.txt"]
 
 
+@pytest.mark.parametrize("command", [["search", "refunds"], ["kb", "stats"], ["kb", "ls"], ["ask", "Who pays?"]])
+def test_reading_commands_refuse_a_missing_knowledge_base_and_create_none(tmp_path, command):
+    proc = tailor(*command, "--kb", str(tmp_path / "typo"), check=False)
+    assert proc.returncode == 2 and "no knowledge base at" in proc.stderr and "--kb" in proc.stderr
+    assert not (tmp_path / "typo").exists()
+
+
 def test_eval_retrieval_on_a_beir_folder(tmp_path):
     beir = tmp_path / "beir"
     (beir / "qrels").mkdir(parents=True)

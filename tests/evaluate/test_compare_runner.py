@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.runner import CompareRun, kb_fingerprint
 from tailor.evaluate.metrics import normalize_answer
@@ -14,8 +16,9 @@ TEXTS = {
 }
 
 
-def test_without_a_questions_file_questions_come_from_held_out_documents(make_kb, tmp_path):
-    kb = make_kb()
+@pytest.mark.parametrize("store", ["kb", "kb.db"], ids=["local", "milvus-lite"])
+def test_without_a_questions_file_questions_come_from_held_out_documents(make_kb, tmp_path, store):
+    kb = make_kb(store)
     kb.ingest_documents([Document(id=d, text=t, title=d, source=d, groups=("public",)) for d, t in TEXTS.items()]
                         + [Document(id="hr.md", text="# Pay\n\nBand L4 pays EUR 81,000 a year in 2026.\n",
                                     title="Pay", source="hr.md", groups=("hr",))])

@@ -124,3 +124,21 @@ def test_index_settings_are_fixed_at_creation(tmp_path, make_kb, embedder):
     with pytest.raises(ValueError, match="cannot change"):
         KnowledgeBase.open(tmp_path / "fixed", KBConfig(index=IndexConfig(chunk_tokens=64)), embedder=embedder)
     reopened.close()
+
+
+@pytest.mark.parametrize("name", ["missing", "missing.db"])
+def test_must_exist_names_the_missing_knowledge_base_and_creates_nothing(tmp_path, embedder, name):
+    from tailor.kb.knowledge_base import KnowledgeBase
+
+    with pytest.raises(FileNotFoundError, match=f"no knowledge base at .*{name}"):
+        KnowledgeBase.open(tmp_path / name, embedder=embedder, must_exist=True)
+    assert not (tmp_path / name).exists()
+
+
+def test_must_exist_opens_an_existing_milvus_lite_knowledge_base(tmp_path, make_kb, embedder):
+    from tailor.kb.knowledge_base import KnowledgeBase
+
+    make_kb("lite.db").ingest([write_corpus(tmp_path)])
+    reopened = KnowledgeBase.open(tmp_path / "lite.db", embedder=embedder, must_exist=True)
+    assert reopened.stats()["documents"] == 3
+    reopened.close()

@@ -21,13 +21,19 @@ EXIT_PARTIAL = 3  # the run finished, but some inputs were rejected (listed in t
 console = Console()
 err_console = Console(stderr=True)
 
-KbOption = Annotated[Path, typer.Option("--kb", help="Knowledge base folder (created if missing).")]
+KbOption = Annotated[
+    Path, typer.Option("--kb", help="Knowledge base: a folder, a Milvus Lite .db file or a milvus://host URI.")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML file with a `kb:` section.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def open_kb(kb: Path, config: Path | None = None) -> KnowledgeBase:
-    return KnowledgeBase.open(kb, KBConfig.from_file(config) if config else None)
+def open_kb(kb: Path, config: Path | None = None, must_exist: bool = True) -> KnowledgeBase:
+    """The knowledge base at `--kb`; only commands that fill one (`must_exist=False`) create it."""
+    try:
+        return KnowledgeBase.open(kb, KBConfig.from_file(config) if config else None, must_exist=must_exist)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kb") from exc
 
 
 def print_json(payload: Any) -> None:

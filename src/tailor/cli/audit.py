@@ -33,12 +33,12 @@ def parse_since(text: str) -> datetime:
 
 def _mark_deleted(entries: list[AuditEntry], kb: Path) -> list[AuditEntry]:
     """Flag the documents the knowledge base no longer has, looked up unrestricted (an auditor's view)."""
-    from tailor.kb.knowledge_base import canonical_uri, open_store, store_scheme
+    from tailor.kb.knowledge_base import open_existing_store
 
-    uri = canonical_uri(kb)
-    if store_scheme(uri) == "" and not (Path(uri) / "kb.sqlite").is_file():
-        raise typer.BadParameter(f"--kb {kb}: no knowledge base there")
-    store = open_store(uri)
+    try:
+        store = open_existing_store(kb)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(f"--kb {kb}: no knowledge base there") from exc
     try:
         return mark_deleted(entries, lambda doc_id: store.get_document(doc_id) is not None)
     finally:

@@ -41,7 +41,8 @@ def ingest(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Load, chunk, embed and index documents; only new or changed ones are re-embedded."""
+    """Load, chunk, embed and index documents (the knowledge base is created if missing); only new or changed
+    ones are re-embedded."""
     kb_config = KBConfig.from_file(config) if config else KBConfig()
     if embed_devices:
         try:
@@ -193,7 +194,7 @@ def eval_retrieval(
     from tailor.evaluate.retrieval_eval import beir_documents, evaluate_modes
 
     dataset = load_beir(beir, split)
-    knowledge_base = open_kb(kb or beir / ".tailor-kb", config)
+    knowledge_base = open_kb(kb or beir / ".tailor-kb", config, must_exist=False)
     with progress(not as_json) as on_progress:
         knowledge_base.ingest_documents(beir_documents(dataset), on_progress=on_progress)
     modes = mode or ["bm25", "dense", "hybrid"]

@@ -29,7 +29,7 @@ class DataConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kb: Path = Field(description="Knowledge base folder to read documents and chunks from")
+    kb: Path = Field(description="Knowledge base to read documents and chunks from (folder, Milvus Lite .db or milvus:// URI)")
     out: Path = Field(description="Folder to write train.jsonl, validation.jsonl and card.json to")
     groups: list[str] = Field(["public"], description="Access groups: only their documents are read")
     format: Literal["qa", "raft", "cpt"] = Field(

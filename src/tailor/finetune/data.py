@@ -35,7 +35,7 @@ from tailor.evaluate.metrics import normalize_answer
 from tailor.finetune.config import DataConfig
 from tailor.finetune.examples import EXAMPLE_FORMATS, BuildContext, Corpus, QAItem, SourceDoc
 from tailor.finetune.synthetic import QAPair, QAWriter, WriterReport, make_writer, validate_pair
-from tailor.kb.knowledge_base import open_store
+from tailor.kb.knowledge_base import canonical_uri, open_existing_store
 from tailor.kb.store import SearchFilter
 
 SPLITS = ("train", "validation")
@@ -49,16 +49,14 @@ class BuildReport:
     writer: WriterReport = field(default_factory=WriterReport)
 
 
-def load_corpus(kb: Path, groups: list[str]) -> Corpus:
+def load_corpus(kb: str | Path, groups: list[str]) -> Corpus:
     """Documents of `groups` with their chunks, read straight from the store (no embedder needed)."""
     return read_corpus(kb, groups)[0]
 
 
-def read_corpus(kb: Path, groups: list[str]) -> tuple[Corpus, dict[str, list[str]]]:
+def read_corpus(kb: str | Path, groups: list[str]) -> tuple[Corpus, dict[str, list[str]]]:
     """The corpus of `groups`, and each of its documents' own access groups (read in the same pass)."""
-    if not (Path(kb) / "kb.sqlite").is_file():
-        raise FileNotFoundError(f"no knowledge base at {kb}; run `tailor ingest` first")
-    store = open_store(str(kb))
+    store = open_existing_store(kb)
     try:
         docs, doc_groups = {}, {}
         for doc in store.list_documents(SearchFilter(tuple(groups))):
@@ -67,7 +65,7 @@ def read_corpus(kb: Path, groups: list[str]) -> tuple[Corpus, dict[str, list[str
             chunks = [found[f"{doc.id}#{i}"][0] for i in range(doc.n_chunks)]
             docs[doc.id] = SourceDoc(doc.id, doc.title, doc.source, chunks)
             doc_groups[doc.id] = sorted(doc.groups)
-        return Corpus(uri=str(kb), version=store.version(), groups=tuple(groups), docs=docs), doc_groups
+        return Corpus(uri=canonical_uri(kb), version=store.version(), groups=tuple(groups), docs=docs), doc_groups
     finally:
         store.close()
 

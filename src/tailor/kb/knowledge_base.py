@@ -57,6 +57,21 @@ def open_store(uri: str) -> Store:
     return STORES[scheme](uri)
 
 
+def open_existing_store(uri: str | Path) -> Store:
+    """The store at `uri` if a knowledge base is there (FileNotFoundError naming it otherwise). Unlike
+    `open_store`, a missing folder or Milvus Lite file is not created."""
+    uri = canonical_uri(uri)
+    if "://" not in uri:
+        path = Path(uri.partition("?")[0])
+        if not (path / "kb.sqlite").is_file() if store_scheme(uri) == "" else not path.exists():
+            raise FileNotFoundError(f"no knowledge base at {uri}; run `tailor ingest` first")
+    store = open_store(uri)
+    if store.get_meta("index_config") is None:  # a server or database with no knowledge base in it
+        store.close()
+        raise FileNotFoundError(f"no knowledge base at {uri}; run `tailor ingest` first")
+    return store
+
+
 class KnowledgeBase:
     """Documents -> chunks -> vectors and BM25 -> filtered hybrid search, versioned on every commit.
 
@@ -77,10 +92,13 @@ class KnowledgeBase:
         self._ingestor: Ingestor | None = None
 
     @classmethod
-    def open(cls, uri: str | Path, config: KBConfig | None = None, embedder: Embedder | None = None) -> KnowledgeBase:
-        """Open or create a knowledge base. The index settings of an existing one are kept."""
+    def open(
+        cls, uri: str | Path, config: KBConfig | None = None, embedder: Embedder | None = None, must_exist: bool = False
+    ) -> KnowledgeBase:
+        """Open or create a knowledge base (with `must_exist`, only open one). The index settings of an
+        existing one are kept."""
         uri = canonical_uri(uri)
-        store = open_store(uri)
+        store = open_existing_store(uri) if must_exist else open_store(uri)
         stored = store.get_meta("index_config")
         config = config or KBConfig()
         if stored is None:

@@ -144,7 +144,7 @@ class CompareConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     docs: Path | None = Field(None, description="Documents folder ingested into OUT/kb")
-    kb: Path | None = Field(None, description="An existing local knowledge base (instead of docs)")
+    kb: Path | None = Field(None, description="An existing knowledge base, local or Milvus (instead of docs)")
     questions: Path | None = Field(None, description="Questions jsonl; none: generated from held-out documents")
     changes: Path | None = Field(None, description="Change set folder (docs/ + questions.jsonl): freshness probe")
     out: Path = Field(Path("out/compare"), description="Report folder (report.html, report.json, summary.md)")

@@ -91,9 +91,7 @@ class CompareRun:
     def open_kb(self) -> tuple[KnowledgeBase, dict[str, Any]]:
         started = time.perf_counter()
         if self.config.kb is not None:
-            if not Path(self.config.kb).exists():
-                raise FileNotFoundError(f"knowledge base not found: {self.config.kb}")
-            kb = KnowledgeBase.open(self.config.kb)
+            kb = KnowledgeBase.open(self.config.kb, must_exist=True)
             info: dict[str, Any] = {"ingest_seconds": 0.0, "ingest_errors": []}
         else:
             kb = KnowledgeBase.open(self.out / "kb")
