@@ -20,6 +20,7 @@ from audit_writer import numbered_answer
 
 from tailor.audit import AuditConfig, AuditLog
 from tailor.audit.entry import ChunkRef
+from tailor.audit.log import SCHEMA
 
 WRITER = Path(__file__).with_name("audit_writer.py")
 
@@ -63,6 +64,38 @@ def test_a_row_holds_ids_and_hashes_and_queries_filter_by_document_caller_and_ti
         log.query(limit=0)
     with pytest.raises(TypeError, match="sequence of group names"):
         log.record(numbered_answer(0), caller="k0", groups="hr", kb_version=None)
+
+
+def test_refusals_are_recorded_with_their_reason_and_filtered_apart_from_answers(tmp_path):
+    log = AuditLog.open(tmp_path / "trail")
+    start = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+    log.record(numbered_answer(1), caller="k1", groups=["public"], kb_version=2, at=start)
+    log.record_refusal("What does band L4 pay?", "adapter hr-qa needs groups ['hr']", strategy="finetuned",
+                       generator="hf:tiny", caller="k1", groups=["public"], kb_version=2, adapter="hr-qa@3",
+                       at=start + timedelta(hours=1))
+    refusal, answer = log.query()
+    assert refusal.refused == "adapter hr-qa needs groups ['hr']" and answer.refused is None
+    assert (refusal.strategy, refusal.adapter, refusal.adapter_version, refusal.abstained) == ("finetuned", "hr-qa", 3, True)
+    assert refusal.retrieved == refusal.cited == [] and (refusal.answer_sha256, refusal.answer_chars) == (None, None)
+    assert refusal.question_sha256 == sha256("What does band L4 pay?")
+    assert [e.refused is not None for e in log.query(refused=True)] == [True]
+    assert [e.tokens_in for e in log.query(refused=False)] == [1]
+    assert refusal.to_dict()["refused"] == "adapter hr-qa needs groups ['hr']"
+
+
+def test_a_file_written_before_refusals_existed_is_read_and_extended(tmp_path):
+    folder = tmp_path / "trail"
+    folder.mkdir()
+    old = sqlite3.connect(folder / "audit-2026-11-0001.sqlite")
+    old.executescript(SCHEMA.replace(",\n    refused TEXT", ""))
+    assert "refused" not in {row[1] for row in old.execute("PRAGMA table_info(answers)")}
+    old.close()
+    reader = AuditLog.open(folder)
+    assert reader.query(refused=True) == [] and reader.query() == []
+    at = datetime(2026, 11, 5, tzinfo=UTC)
+    reader.record_refusal("q", "no", strategy="finetuned", generator="hf:x", caller="k", groups=["public"],
+                          kb_version=None, at=at)
+    assert [e.refused for e in reader.query()] == ["no"] and len(reader.files()) == 1
 
 
 def test_question_and_answer_modes(tmp_path):

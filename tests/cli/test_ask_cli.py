@@ -124,7 +124,14 @@ def test_an_adapter_is_refused_to_callers_outside_its_groups(registry, monkeypat
         assert "access denied" in refused.stderr and reason in " ".join(refused.stderr.split()), adapter
     unknown = CliRunner().invoke(app, [*question, "--adapter", "nope", "--as-group", "hr"])
     assert unknown.exit_code == 1 and "no adapter named 'nope'" in unknown.stderr
-    assert not (root / "tailor-home" / "audit").exists()  # a refusal gives no answer, so nothing to record
+    with AuditLog.open(root / "tailor-home" / "audit") as log:  # every refusal is on the trail, newest first
+        refusals = log.query()
+    assert [e.refused is not None for e in refusals] == [True, True, True]
+    assert [e.adapter for e in refusals] == [str(root / "outside"), "legacy", "hr-qa"]
+    assert "lacks ['hr']" in refusals[2].refused and refusals[2].groups == ["public"]
+    assert refusals[2].caller.startswith("cli") and refusals[2].strategy == "finetuned"
+    rerun = CliRunner().invoke(app, [*question, "--adapter", "hr-qa", "--as-group", "public", "--no-audit"])
+    assert rerun.exit_code == 1 and len(AuditLog.open(root / "tailor-home" / "audit").query()) == 3
 
 
 def test_an_adapter_answers_a_caller_holding_its_groups_and_the_answer_is_audited(registry):
@@ -134,5 +141,6 @@ def test_an_adapter_answers_a_caller_holding_its_groups_and_the_answer_is_audite
                                "--home", str(home), "--as-group", "hr", "--max-new-tokens", "4", "--json",
                                TAILOR_HOME=str(root / "tailor-home")).stdout)
     assert answer["generator"] == f"hf:{entry.base_model}+adapter:{entry.weights}"  # the base model it was trained on
-    (row,) = recorded(root / "tailor-home" / "audit")  # no knowledge base: the trail is in $TAILOR_HOME
+    row, *refusals = recorded(root / "tailor-home" / "audit")  # no knowledge base: the trail is in $TAILOR_HOME
+    assert row.refused is None and all(e.refused for e in refusals)  # the previous test's refusals
     assert (row.adapter, row.adapter_version, row.kb_version, row.strategy) == ("hr-qa", 1, None, "finetuned")

@@ -74,7 +74,7 @@ def test_query_by_document_caller_and_time(asked, tmp_path):
     assert len(query("--dir", kb / "audit", "--doc", "hr/salary.txt", "--since", "2020-01-01T00:00+00:00")) == 1
     assert len(query("--kb", kb, "--limit", "1")) == 1
     table = invoke("audit", "query", "--kb", kb, "--doc", "hr/salary.txt")
-    assert "hr/salary.txt*" in table and CALLER in table and "1 answer(s)" in table
+    assert "hr/salary.txt*" in table and CALLER in table and "1 record(s)" in table
     assert "--since" in invoke("audit", "query", "--kb", kb, "--since", "last tuesday", code=2)
     assert "no audit trail" in invoke("audit", "query", "--dir", tmp_path / "none", code=1)
 
@@ -88,3 +88,19 @@ def test_a_deleted_documents_rows_remain_and_say_it_was_deleted(asked):
     assert {d["doc_id"]: d["deleted"] for d in entry["documents"]} == {"hr/salary.txt": True, "travel.txt": False}
     assert query("--dir", kb / "audit", "--doc", "hr/salary.txt")[0]["deleted_doc_ids"] is None  # no KB: unchecked
     assert "(deleted)" in invoke("audit", "query", "--kb", kb, "--doc", "hr/salary.txt")
+
+
+def test_refusals_are_listed_with_their_reason_and_filtered_by_outcome(tmp_path):
+    from tailor.audit import AuditLog
+    from tailor.records import Answer
+
+    with AuditLog.open(tmp_path / "trail") as log:
+        log.record(Answer(question="q1", text="a1", strategy="rag", generator="extractive"), caller="k1",
+                   groups=["public"], kb_version=1)
+        log.record_refusal("q2", "adapter hr-qa@1 lacks ['hr']", strategy="finetuned", generator="", caller="k1",
+                           groups=["public"], kb_version=1, adapter="hr-qa@1")
+    assert [e["refused"] for e in query("--dir", tmp_path / "trail")] == ["adapter hr-qa@1 lacks ['hr']", None]
+    assert [e["strategy"] for e in query("--dir", tmp_path / "trail", "--refused")] == ["finetuned"]
+    assert [e["strategy"] for e in query("--dir", tmp_path / "trail", "--answered")] == ["rag"]
+    table = invoke("audit", "query", "--dir", tmp_path / "trail")
+    assert "refused: adapter hr-qa@1 lacks ['hr']" in table and "answered" in table and "2 record(s)" in table

@@ -43,3 +43,25 @@ def test_the_kb_fingerprint_follows_content_not_version_numbers(make_kb):
     assert first.version != second.version and kb_fingerprint(first) == kb_fingerprint(second)
     second.ingest_documents([Document(id="doc0.md", text="changed", title="doc0.md", source="doc0.md")])
     assert kb_fingerprint(first) != kb_fingerprint(second)
+
+
+def test_an_arm_refused_to_a_questions_caller_answers_refused_and_the_refusal_is_audited(tmp_path):
+    from tailor.audit import AuditLog
+    from tailor.evaluate.compare.arms import ArmPlan
+    from tailor.evaluate.compare.config import ArmConfig
+    from tailor.evaluate.compare.questions import Question
+    from tailor.finetune import strategies  # noqa: F401  (registers the finetuned strategy)
+    from tailor.finetune.registry import AdapterEntry
+
+    run = CompareRun(CompareConfig(kb=tmp_path / "kb", out=tmp_path / "out", arms=[]))
+    run.audit = AuditLog.open(tmp_path / "trail")
+    adapter = AdapterEntry("hr-qa", 2, tmp_path / "hr-qa", {"groups": ["hr"], "base_model": {"id": "tiny"}})
+    plan = ArmPlan(ArmConfig(name="finetuned", strategy="finetuned"), generator="hf:tiny", adapter=adapter,
+                   fingerprint={"arm": "finetuned"})
+    questions = [Question("q1", "What does band L4 pay?", ("EUR 81,000",), groups=("public",))]
+    (answer,) = run.ask(plan, None, questions, "state", "answering", kb_version=7).values()  # no strategy: never asked
+    assert answer["abstained"] and answer["text"].startswith("Refused:")
+    (entry,) = run.audit.query(refused=True)
+    assert "hr" in entry.refused and (entry.caller, entry.groups, entry.kb_version) == ("compare", ["public"], 7)
+    assert (entry.adapter, entry.adapter_version, entry.strategy) == ("hr-qa", 2, "finetuned")
+    run.audit.close()

@@ -1,4 +1,4 @@
-"""The audit trail: one append-only SQLite row per answer, in rotated files under one folder.
+"""The audit trail: one append-only SQLite row per answer or refusal, in rotated files under one folder.
 
     audit-<YYYY-MM>-<NNNN>.sqlite   a file per UTC month, and a new one whenever `max_rows` is reached
 
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS answers (
     cited TEXT NOT NULL,
     timings_ms TEXT NOT NULL,
     tokens_in INTEGER NOT NULL,
-    tokens_out INTEGER NOT NULL
+    tokens_out INTEGER NOT NULL,
+    refused TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_caller ON answers (caller);
 CREATE INDEX IF NOT EXISTS answers_at ON answers (at);
@@ -77,7 +78,7 @@ COMMIT;
 COLUMNS = (
     "at", "caller", "groups", "strategy", "generator", "adapter", "adapter_version", "kb_version", "question",
     "question_sha256", "answer_sha256", "answer_chars", "abstained", "retrieved", "cited", "timings_ms",
-    "tokens_in", "tokens_out",
+    "tokens_in", "tokens_out", "refused",
 )
 INSERT = f"INSERT INTO answers ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
@@ -148,17 +149,41 @@ class AuditLog:
     ) -> None:
         """Append one answer: `caller` is an id (a key's id, never the key), `groups` what it asked as,
         `adapter` the registry reference ("name@version"), `at` the time (default now)."""
+        self._submit(answer, caller, groups, kb_version, adapter, at, refused=None)
+
+    def record_refusal(
+        self,
+        question: str,
+        reason: str,
+        *,
+        strategy: str,
+        generator: str,
+        caller: str | None,
+        groups: Sequence[str],
+        kb_version: int | None,
+        adapter: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Append a question that was refused before any answering (e.g. an adapter the caller may not
+        use), with the `reason` it was told; the other arguments as for `record`."""
+        answer = Answer(question=question, text="", abstained=True, strategy=strategy, generator=generator)
+        self._submit(answer, caller, groups, kb_version, adapter, at, refused=reason)
+
+    def _submit(
+        self, answer: Answer, caller: str | None, groups: Sequence[str], kb_version: int | None,
+        adapter: str | None, at: datetime | None, refused: str | None,
+    ) -> None:
         if isinstance(groups, str):
             raise TypeError("groups must be a sequence of group names, e.g. ('public',), not a string")
         when = _utc(at or datetime.now(UTC))
-        row, doc_ids = self._row(answer, caller, groups, kb_version, adapter, when)
+        row, doc_ids = self._row(answer, caller, groups, kb_version, adapter, when, refused)
         pending = _Pending(when.strftime("%Y-%m"), row, doc_ids)
         self._commits.submit(pending)
         pending.check()
 
     def _row(
         self, answer: Answer, caller: str | None, groups: Sequence[str], kb_version: int | None,
-        adapter: str | None, when: datetime,
+        adapter: str | None, when: datetime, refused: str | None,
     ) -> tuple[tuple[Any, ...], list[str]]:
         clean = self.redactor.text
         exact = self.redactor.exact
@@ -167,7 +192,7 @@ class AuditLog:
         adapter_name, adapter_version = _adapter_ref(adapter)
         question = {"keep": clean(answer.question), "hash": None, "drop": None}[self.config.question]
         question_hash = _sha256(answer.question) if self.config.question == "hash" else None
-        keeps_answer = self.config.answer == "hash"
+        keeps_answer = self.config.answer == "hash" and refused is None
         row = (
             when.strftime(TIME_FORMAT),
             clean(caller) if caller is not None else None,
@@ -187,6 +212,7 @@ class AuditLog:
             json.dumps(answer.timings_ms),
             answer.tokens_in,
             answer.tokens_out,
+            clean(refused) if refused is not None else None,
         )
         return row, list(dict.fromkeys(doc for _, doc in cited + retrieved))
 
@@ -244,6 +270,8 @@ class AuditLog:
         use_wal(db, self.config.busy_timeout_s)
         db.execute(f"PRAGMA synchronous={'FULL' if self.config.durable else 'NORMAL'}")
         db.executescript(SCHEMA)
+        if "refused" not in _columns(db):  # a file written before refusals were recorded
+            _add_refused_column(db)
         self._writer = (path, db)
         return db
 
@@ -267,9 +295,11 @@ class AuditLog:
         key_id: str | None = None,
         since: datetime | None = None,
         limit: int = 1000,
+        refused: bool | None = None,
     ) -> list[AuditEntry]:
-        """Answers that were given or cited `doc_id`, asked by caller `key_id`, at or after `since`
-        (all given filters apply), newest first, at most `limit`."""
+        """Answers that were given or cited `doc_id`, asked by caller `key_id`, at or after `since`, only
+        refusals (`refused=True`) or only answers (`False`); all given filters apply, newest first, at
+        most `limit`."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         where, params = [], []
@@ -283,7 +313,6 @@ class AuditLog:
         if since_utc is not None:
             where.append("at >= ?")
             params.append(since_utc.strftime(TIME_FORMAT))
-        sql = f"SELECT * FROM answers {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id DESC LIMIT ?"
         entries: list[AuditEntry] = []
         for period, _, path in reversed(self._files()):
             if len(entries) >= limit or (since_utc is not None and period < since_utc.strftime("%Y-%m")):
@@ -291,8 +320,14 @@ class AuditLog:
             db = self._connect(path)
             db.row_factory = sqlite3.Row
             try:
-                created = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'answers'").fetchone()
-                rows = db.execute(sql, (*params, limit - len(entries))).fetchall() if created else []
+                columns = _columns(db)
+                if not columns or (refused and "refused" not in columns):  # no rows, or no refusals in this file
+                    rows = []
+                else:
+                    found = where + ([f"refused IS {'NOT ' if refused else ''}NULL"]
+                                     if refused is not None and "refused" in columns else [])
+                    sql = f"SELECT * FROM answers {'WHERE ' + ' AND '.join(found) if found else ''} ORDER BY id DESC LIMIT ?"
+                    rows = db.execute(sql, (*params, limit - len(entries))).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise sqlite3.DatabaseError(f"audit trail file {path}: {exc}") from exc
             finally:
@@ -311,6 +346,24 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _add_refused_column(db: sqlite3.Connection) -> None:
+    """Under the write lock, checked again there: another writer may have just added it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if "refused" not in _columns(db):
+            db.execute("ALTER TABLE answers ADD COLUMN refused TEXT")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    """The columns of the `answers` table (none when the file has no table yet)."""
+    return {row[1] for row in db.execute("PRAGMA table_info(answers)")}
 
 
 def _entry(path: Path, row: sqlite3.Row) -> AuditEntry:
@@ -334,4 +387,5 @@ def _entry(path: Path, row: sqlite3.Row) -> AuditEntry:
         timings_ms=json.loads(row["timings_ms"]),
         tokens_in=row["tokens_in"],
         tokens_out=row["tokens_out"],
+        refused=row["refused"] if "refused" in row.keys() else None,
     )

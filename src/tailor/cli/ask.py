@@ -2,8 +2,8 @@
 
 `--adapter` names a registry adapter (NAME, NAME@VERSION, or its folder under HOME/adapters/); it is
 refused unless the `--as-group` groups hold every group it was trained on (`require_adapter_access`),
-and when no generator is given its base model is used. Every answer is recorded in the audit trail
-(`tailor.audit`, default `<kb>/audit/`) as caller `cli:<login name>`; `--no-audit` is for the
+and when no generator is given its base model is used. Every answer, and every refusal, is recorded in the
+audit trail (`tailor.audit`, default `<kb>/audit/`) as caller `cli:<login name>`; `--no-audit` is for the
 operator's own experiments: the server records every answer, without exception.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,6 @@ from tailor.finetune.config import default_home
 from tailor.finetune.registry import AdapterAccessError, AdapterEntry, AdapterRegistry, require_adapter_access
 from tailor.generate.base import GeneratorError
 from tailor.generate.strategies import STRATEGIES, AskConfig, make_strategy
-from tailor.kb.knowledge_base import KnowledgeBase
 from tailor.records import Answer
 
 app = typer.Typer()
@@ -92,7 +92,17 @@ def ask(
         settings = AskConfig.model_validate({**base.model_dump(), **overrides})
         entry = None
         if settings.adapter:
-            entry = _adapter_entry(settings.adapter, home, groups)  # checked before any weight is loaded
+            try:
+                entry = _registered_adapter(settings.adapter, home)
+                require_adapter_access(entry, groups)  # checked before any weight is loaded
+            except AdapterAccessError as exc:
+                reason, refused, ref = str(exc), settings, entry.ref if entry else settings.adapter
+                if not no_audit:
+                    _audit(audit_dir or default_audit_dir(kb), audit_config, lambda log: log.record_refusal(
+                        question, reason, strategy=refused.strategy, generator=refused.generator or "",
+                        caller=_caller(), groups=groups, kb_version=None, adapter=ref))
+                err_console.print(f"[red]access denied:[/] {escape(reason)}")
+                raise typer.Exit(1) from exc
             settings = _with_adapter(settings, entry, generator is not None or "generator" in base.model_fields_set)
         knowledge = open_kb(kb) if kb else None
         answerer = make_strategy(settings, knowledge)
@@ -106,25 +116,23 @@ def ask(
         err_console.print(f"[red]error[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     if not no_audit:
-        _record(answer, audit_dir or default_audit_dir(kb), audit_config, groups, knowledge, entry)
+        _audit(audit_dir or default_audit_dir(kb), audit_config, lambda log: log.record(
+            answer, caller=_caller(), groups=groups, kb_version=knowledge.version if knowledge else None,
+            adapter=entry.ref if entry else None))
     if as_json:
         print_json(answer.to_dict())
     else:
         _print(answer, printed_text=stream)
 
 
-def _adapter_entry(spec: str, home: Path | None, groups: list[str]) -> AdapterEntry:
-    """The registry entry `spec` names, when a caller holding `groups` may use it; else an error, exit 1."""
+def _registered_adapter(spec: str, home: Path | None) -> AdapterEntry:
+    """The registry entry `spec` names (AdapterAccessError for a folder outside the registry); exit 1
+    when there is none."""
     try:
-        entry = AdapterRegistry(home or default_home()).resolve(spec)
-        require_adapter_access(entry, groups)
-    except AdapterAccessError as exc:
-        err_console.print(f"[red]access denied:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from exc
+        return AdapterRegistry(home or default_home()).resolve(spec)
     except KeyError as exc:  # no such adapter in the registry
         err_console.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
         raise typer.Exit(1) from exc
-    return entry
 
 
 def _with_adapter(settings: AskConfig, entry: AdapterEntry, generator_given: bool) -> AskConfig:
@@ -143,15 +151,11 @@ def _caller() -> str:
         return "cli"
 
 
-def _record(
-    answer: Answer, folder: Path, config: AuditConfig, groups: list[str], kb: KnowledgeBase | None,
-    adapter: AdapterEntry | None,
-) -> None:
-    """Append the answer to the audit trail; an answer that cannot be recorded is not shown."""
+def _audit(folder: Path, config: AuditConfig, write: Callable[[AuditLog], None]) -> None:
+    """Append to the audit trail (an answer or a refusal); an answer that cannot be recorded is not shown."""
     try:
         with AuditLog.open(folder, config) as log:
-            log.record(answer, caller=_caller(), groups=groups, kb_version=kb.version if kb else None,
-                       adapter=adapter.ref if adapter else None)
+            write(log)
     except (OSError, sqlite3.Error) as exc:
         err_console.print(f"[red]error:[/] could not record the answer in the audit trail at {folder}: {exc} "
                           "(--no-audit skips it)")

@@ -55,16 +55,20 @@ def query(
     ] = None,
     audit_dir: Annotated[Path | None, typer.Option("--dir", help="Trail folder (default: the KB's, see --kb).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Most answers shown, newest first.")] = 1000,
+    refused: Annotated[
+        bool | None, typer.Option("--refused/--answered", help="Only refused questions, or only answers.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Recorded answers, newest first: by document (--doc), caller (--key) and time (--since), combined."""
+    """Recorded answers and refusals, newest first: by document (--doc), caller (--key), time (--since) and
+    outcome (--refused / --answered), combined."""
     folder = audit_dir or default_audit_dir(kb)
     if not folder.is_dir():
         err_console.print(f"[red]error:[/] no audit trail at {folder}")
         raise typer.Exit(1)
     since_time = parse_since(since) if since else None
     with AuditLog.open(folder) as log:
-        entries = log.query(doc_id=doc, key_id=key, since=since_time, limit=limit)
+        entries = log.query(doc_id=doc, key_id=key, since=since_time, limit=limit, refused=refused)
     if kb is not None:
         entries = _mark_deleted(entries, kb)
     if as_json:
@@ -81,14 +85,20 @@ def _documents(entry: AuditEntry) -> str:
     )
 
 
+def _outcome(entry: AuditEntry) -> str:
+    if entry.refused is not None:
+        return f"[red]refused[/]: {escape(entry.refused)}"
+    return "abstained" if entry.abstained else "answered"
+
+
 def _print(entries: list[AuditEntry], folder: Path) -> None:
-    table = Table("time (UTC)", "caller", "groups", "strategy", "adapter", "KB v", "documents (* cited)", "abstained")
+    table = Table("time (UTC)", "caller", "groups", "strategy", "adapter", "KB v", "documents (* cited)", "outcome")
     for e in entries:
         adapter = f"{e.adapter}@{e.adapter_version}" if e.adapter_version is not None else e.adapter or "-"
         table.add_row(
             e.at.strftime("%Y-%m-%d %H:%M:%S"), escape(e.caller or "-"), escape(",".join(e.groups)), e.strategy,
             escape(adapter), str(e.kb_version) if e.kb_version is not None else "-", _documents(e),
-            "yes" if e.abstained else "",
+            _outcome(e),
         )
     console.print(table)
-    console.print(f"[dim]{len(entries)} answer(s) from {folder}[/]")
+    console.print(f"[dim]{len(entries)} record(s) from {folder}[/]")

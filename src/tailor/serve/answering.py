@@ -35,11 +35,17 @@ from tailor.serve.metrics import ServeMetrics
 
 
 class AnswerRecorder(Protocol):
-    """Keeps a record of each answer given (`tailor.audit.AuditLog` is one); the caller is a key id."""
+    """Keeps a record of each answer given and each question refused (`tailor.audit.AuditLog` is one);
+    the caller is a key id."""
 
     def record(
         self, answer: Answer, *, caller: str | None, groups: Sequence[str], kb_version: int | None,
         adapter: str | None = None,
+    ) -> None: ...
+
+    def record_refusal(
+        self, question: str, reason: str, *, strategy: str, generator: str, caller: str | None,
+        groups: Sequence[str], kb_version: int | None, adapter: str | None = None,
     ) -> None: ...
 
 
@@ -165,9 +171,16 @@ class Answerer:
         self.metrics = metrics
         self.recorder = recorder
 
-    def prepare(self, model: ModelName, caller: ApiKey, settings: AskSettings) -> Resolved:
-        """Resolve before answering, so that a bad model or a forbidden adapter fails before any output."""
-        resolved = self.catalog.resolve(model, caller.groups)
+    def prepare(self, model: ModelName, caller: ApiKey, settings: AskSettings, question: str) -> Resolved:
+        """Resolve before answering, so that a bad model or a forbidden adapter fails before any output;
+        a forbidden adapter is recorded as a refusal of `question`."""
+        try:
+            resolved = self.catalog.resolve(model, caller.groups)
+        except PermissionError as exc:
+            self.recorder.record_refusal(question, str(exc), strategy=model.strategy, generator="",
+                                         caller=caller.id, groups=caller.groups,
+                                         kb_version=self.catalog.kb.version, adapter=model.adapter)
+            raise
         return replace(resolved, strategy=with_settings(resolved.strategy, settings))
 
     def answer(self, question: str, resolved: Resolved, caller: ApiKey) -> Answer:

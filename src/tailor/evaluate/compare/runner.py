@@ -230,6 +230,7 @@ class CompareRun:
                 problem = plan.access_problem(caller) if check_access else None
                 if problem:
                     answer = refusal(plan, question.question, problem)
+                    self.record_refusal(plan, answer, problem, caller, kb_version)
                 else:
                     assert strategy is not None
                     answer = strategy.answer(question.question, caller)
@@ -252,6 +253,14 @@ class CompareRun:
         if self.audit is not None:
             self.audit.record(answer, caller="compare", groups=caller, kb_version=kb_version,
                               adapter=plan.adapter.ref if plan.adapter else None)
+
+    def record_refusal(self, plan: ArmPlan, answer: Answer, reason: str, caller: Sequence[str],
+                       kb_version: int | None) -> None:
+        """Refusals too, as `ask` and the API record theirs."""
+        if self.audit is not None:
+            self.audit.record_refusal(answer.question, reason, strategy=answer.strategy, generator=answer.generator,
+                                      caller="compare", groups=caller, kb_version=kb_version,
+                                      adapter=plan.adapter.ref if plan.adapter else None)
 
     def answer_all(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question],
                    kb_state: str) -> dict[str, dict[str, dict[str, Any]]]:

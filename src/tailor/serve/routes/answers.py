@@ -26,14 +26,17 @@ def check_question(state: ServeState, question: str, field: str) -> str:
     return question
 
 
-def prepare(state: ServeState, model: str | None, field: str, caller: ApiKey, settings: AskSettings) -> Resolved:
-    """The caller's strategy for `model`; 422 bad name, 404 unknown adapter, 403 adapter refused."""
+def prepare(
+    state: ServeState, model: str | None, field: str, caller: ApiKey, settings: AskSettings, question: str
+) -> Resolved:
+    """The caller's strategy for `model`; 422 bad name, 404 unknown adapter, 403 adapter refused (and
+    recorded in the audit trail as a refusal of `question`)."""
     try:
         name = ModelName.parse(model or state.settings.serve.default_strategy, field)
     except ValueError as exc:
         raise invalid(exc) from exc
     try:
-        return state.answerer.prepare(name, caller, settings)
+        return state.answerer.prepare(name, caller, settings, question)
     except PermissionError as exc:
         raise ApiError(403, f"{field}: {exc}", field) from exc
     except LookupError as exc:

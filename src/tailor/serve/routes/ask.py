@@ -41,7 +41,7 @@ async def ask(body: AskRequest, caller: Caller, state: State) -> JSONResponse | 
     question = check_question(state, body.question, "question")
     settings = AskSettings(top_k=body.top_k, max_tokens=body.max_tokens, temperature=body.temperature)
     model = body.strategy or state.settings.serve.default_strategy
-    resolved = prepare(state, model, "strategy", caller, settings)
+    resolved = prepare(state, model, "strategy", caller, settings, question)
     if body.stream:
         events = stream_events(state, question, resolved, caller)
         return StreamingResponse(_ask_events(events, model, resolved.adapter), media_type="text/event-stream",

@@ -76,7 +76,7 @@ async def chat_completions(body: ChatRequest, caller: Caller, state: State) -> d
     """OpenAI chat completions answered by a strategy, within the caller's access groups."""
     question = check_question(state, _question(body), "messages")
     settings = AskSettings(max_tokens=body.max_completion_tokens or body.max_tokens, temperature=body.temperature)
-    resolved = prepare(state, body.model, "model", caller, settings)
+    resolved = prepare(state, body.model, "model", caller, settings, question)
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
         events = stream_events(state, question, resolved, caller)
