@@ -74,28 +74,36 @@ def test_refusals_are_recorded_with_their_reason_and_filtered_apart_from_answers
                        generator="hf:tiny", caller="k1", groups=["public"], kb_version=2, adapter="hr-qa@3",
                        at=start + timedelta(hours=1))
     refusal, answer = log.query()
-    assert refusal.refused == "adapter hr-qa needs groups ['hr']" and answer.refused is None
+    assert (refusal.outcome, refusal.reason) == ("refused", "adapter hr-qa needs groups ['hr']")
+    assert (answer.outcome, answer.reason) == ("answered", None)
     assert (refusal.strategy, refusal.adapter, refusal.adapter_version, refusal.abstained) == ("finetuned", "hr-qa", 3, True)
     assert refusal.retrieved == refusal.cited == [] and (refusal.answer_sha256, refusal.answer_chars) == (None, None)
     assert refusal.question_sha256 == sha256("What does band L4 pay?")
-    assert [e.refused is not None for e in log.query(refused=True)] == [True]
-    assert [e.tokens_in for e in log.query(refused=False)] == [1]
-    assert refusal.to_dict()["refused"] == "adapter hr-qa needs groups ['hr']"
+    assert [e.outcome for e in log.query(outcome="refused")] == ["refused"]
+    assert [e.tokens_in for e in log.query(outcome="answered")] == [1] and log.query(outcome="interrupted") == []
+    assert refusal.to_dict()["reason"] == "adapter hr-qa needs groups ['hr']"
+    with pytest.raises(ValueError, match="outcome"):
+        log.query(outcome="lost")
 
 
 def test_a_file_written_before_refusals_existed_is_read_and_extended(tmp_path):
     folder = tmp_path / "trail"
     folder.mkdir()
     old = sqlite3.connect(folder / "audit-2026-11-0001.sqlite")
-    old.executescript(SCHEMA.replace(",\n    refused TEXT", ""))
-    assert "refused" not in {row[1] for row in old.execute("PRAGMA table_info(answers)")}
+    old.executescript(SCHEMA.replace(",\n    outcome TEXT,\n    reason TEXT", ""))
+    assert "outcome" not in {row[1] for row in old.execute("PRAGMA table_info(answers)")}
+    old.execute("INSERT INTO answers (at, groups, strategy, generator, abstained, retrieved, cited, timings_ms, "
+                "tokens_in, tokens_out) VALUES ('2026-11-01T00:00:00.000000Z', '[]', 'rag', 'x', 0, '[]', '[]', "
+                "'{}', 0, 0)")
+    old.commit()
     old.close()
     reader = AuditLog.open(folder)
-    assert reader.query(refused=True) == [] and reader.query() == []
+    assert reader.query(outcome="refused") == [] and [e.outcome for e in reader.query(outcome="answered")] == ["answered"]
     at = datetime(2026, 11, 5, tzinfo=UTC)
     reader.record_refusal("q", "no", strategy="finetuned", generator="hf:x", caller="k", groups=["public"],
                           kb_version=None, at=at)
-    assert [e.refused for e in reader.query()] == ["no"] and len(reader.files()) == 1
+    assert [(e.outcome, e.reason) for e in reader.query()] == [("refused", "no"), ("answered", None)]
+    assert len(reader.files()) == 1
 
 
 def test_question_and_answer_modes(tmp_path):

@@ -126,9 +126,9 @@ def test_an_adapter_is_refused_to_callers_outside_its_groups(registry, monkeypat
     assert unknown.exit_code == 1 and "no adapter named 'nope'" in unknown.stderr
     with AuditLog.open(root / "tailor-home" / "audit") as log:  # every refusal is on the trail, newest first
         refusals = log.query()
-    assert [e.refused is not None for e in refusals] == [True, True, True]
+    assert [e.outcome for e in refusals] == ["refused"] * 3
     assert [e.adapter for e in refusals] == [str(root / "outside"), "legacy", "hr-qa"]
-    assert "lacks ['hr']" in refusals[2].refused and refusals[2].groups == ["public"]
+    assert "lacks ['hr']" in refusals[2].reason and refusals[2].groups == ["public"]
     assert refusals[2].caller.startswith("cli") and refusals[2].strategy == "finetuned"
     rerun = CliRunner().invoke(app, [*question, "--adapter", "hr-qa", "--as-group", "public", "--no-audit"])
     assert rerun.exit_code == 1 and len(AuditLog.open(root / "tailor-home" / "audit").query()) == 3
@@ -142,5 +142,5 @@ def test_an_adapter_answers_a_caller_holding_its_groups_and_the_answer_is_audite
                                TAILOR_HOME=str(root / "tailor-home")).stdout)
     assert answer["generator"] == f"hf:{entry.base_model}+adapter:{entry.weights}"  # the base model it was trained on
     row, *refusals = recorded(root / "tailor-home" / "audit")  # no knowledge base: the trail is in $TAILOR_HOME
-    assert row.refused is None and all(e.refused for e in refusals)  # the previous test's refusals
+    assert row.outcome == "answered" and all(e.outcome == "refused" for e in refusals)  # the previous test's
     assert (row.adapter, row.adapter_version, row.kb_version, row.strategy) == ("hr-qa", 1, None, "finetuned")

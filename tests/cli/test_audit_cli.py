@@ -99,8 +99,8 @@ def test_refusals_are_listed_with_their_reason_and_filtered_by_outcome(tmp_path)
                    groups=["public"], kb_version=1)
         log.record_refusal("q2", "adapter hr-qa@1 lacks ['hr']", strategy="finetuned", generator="", caller="k1",
                            groups=["public"], kb_version=1, adapter="hr-qa@1")
-    assert [e["refused"] for e in query("--dir", tmp_path / "trail")] == ["adapter hr-qa@1 lacks ['hr']", None]
-    assert [e["strategy"] for e in query("--dir", tmp_path / "trail", "--refused")] == ["finetuned"]
-    assert [e["strategy"] for e in query("--dir", tmp_path / "trail", "--answered")] == ["rag"]
+    assert [e["reason"] for e in query("--dir", tmp_path / "trail")] == ["adapter hr-qa@1 lacks ['hr']", None]
+    assert [e["strategy"] for e in query("--dir", tmp_path / "trail", "--outcome", "refused")] == ["finetuned"]
+    assert [e["strategy"] for e in query("--dir", tmp_path / "trail", "--outcome", "answered")] == ["rag"]
     table = invoke("audit", "query", "--dir", tmp_path / "trail")
     assert "refused: adapter hr-qa@1 lacks ['hr']" in table and "answered" in table and "2 record(s)" in table

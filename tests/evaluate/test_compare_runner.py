@@ -61,7 +61,7 @@ def test_an_arm_refused_to_a_questions_caller_answers_refused_and_the_refusal_is
     questions = [Question("q1", "What does band L4 pay?", ("EUR 81,000",), groups=("public",))]
     (answer,) = run.ask(plan, None, questions, "state", "answering", kb_version=7).values()  # no strategy: never asked
     assert answer["abstained"] and answer["text"].startswith("Refused:")
-    (entry,) = run.audit.query(refused=True)
-    assert "hr" in entry.refused and (entry.caller, entry.groups, entry.kb_version) == ("compare", ["public"], 7)
+    (entry,) = run.audit.query(outcome="refused")
+    assert "hr" in entry.reason and (entry.caller, entry.groups, entry.kb_version) == ("compare", ["public"], 7)
     assert (entry.adapter, entry.adapter_version, entry.strategy) == ("hr-qa", 2, "finetuned")
     run.audit.close()

@@ -124,6 +124,25 @@ def test_stream_yields_the_same_answer(rag):
     assert streamed.citations == answer.citations
 
 
+def test_a_stream_closed_before_its_end_reports_the_answer_as_far_as_it_went(rag):
+    question = "How far in advance should trips be booked?"
+    closed = []
+    pieces = rag.stream(question, PUBLIC, on_close=closed.append)
+    first, second = next(pieces), next(pieces)
+    pieces.close()
+    (partial,) = closed
+    assert partial.text == first + second and partial.question == question and not partial.citations
+    assert [h.chunk.doc_id for h in partial.hits] == [h.chunk.doc_id for h in rag.answer(question, PUBLIC).hits]
+    assert partial.timings_ms["total"] >= partial.timings_ms["retrieve"] > 0
+    finished = []
+    whole = rag.stream(question, PUBLIC, on_close=finished.append)
+    with pytest.raises(StopIteration):
+        while True:
+            next(whole)
+    whole.close()
+    assert finished == []  # a stream that reached its end was not interrupted
+
+
 def test_hf_strategy_prompts_numbered_blocks_and_counts_tokens(
     kb, tiny_llm_dir: Path, tiny_generator: HFGenerator
 ):

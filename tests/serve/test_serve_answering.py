@@ -38,3 +38,31 @@ def test_request_settings_make_a_light_copy_that_shares_the_loaded_parts(base_kb
     assert tuned.reader.generator is llm.reader.generator and llm.reader.config.max_new_tokens == 256
     assert tuned.retriever is None
     kb.close()
+
+
+def test_a_stream_closed_by_the_client_is_audited_as_interrupted(base_kb, embedder, tmp_path):
+    from tailor.audit import AuditLog
+    from tailor.finetune.registry import AdapterRegistry
+    from tailor.serve.answering import Answerer, StrategyCatalog
+    from tailor.serve.keys import ApiKey
+    from tailor.serve.metrics import ServeMetrics
+
+    kb = KnowledgeBase.open(base_kb, embedder=embedder)
+    trail = AuditLog.open(tmp_path / "audit")
+    answerer = Answerer(StrategyCatalog(kb, AskConfig(), AdapterRegistry(tmp_path / "home")), ServeMetrics(), trail)
+    caller = ApiKey("k1", "hash", ("public",))
+    resolved = answerer.prepare(ModelName("rag"), caller, AskSettings(), "What is the nightly hotel cap?")
+    pieces = answerer.stream("What is the nightly hotel cap?", resolved, caller)
+    first = next(pieces)
+    pieces.close()  # what the response does when the client goes away
+    (entry,) = trail.query()
+    assert (entry.outcome, entry.caller, entry.groups, entry.strategy) == ("interrupted", "k1", ["public"], "rag")
+    assert entry.answer_chars == len(first) and entry.retrieved and entry.cited == []
+    assert "closed before the answer was complete" in entry.reason
+    whole = answerer.stream("What is the nightly hotel cap?", resolved, caller)
+    with pytest.raises(StopIteration):
+        while True:
+            next(whole)
+    assert [e.outcome for e in trail.query()] == ["answered", "interrupted"]
+    trail.close()
+    kb.close()

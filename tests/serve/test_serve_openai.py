@@ -113,6 +113,6 @@ def test_an_adapter_trained_on_restricted_data_is_refused_to_keys_lacking_its_gr
     assert allowed.model_extra["tailor"]["adapter"] == "hr-bot@1"
     caller = keys.public.removeprefix("tailor-").split(".")[0]
     refusals = httpx.get(f"{app_server[1]}/v1/audit", headers=Keys.header(keys.admin),
-                         params={"key": caller, "refused": "true"}).json()
+                         params={"key": caller, "outcome": "refused"}).json()
     assert [(e["strategy"], e["adapter"]) for e in refusals[:2]] == [("hybrid", "hr-bot"), ("finetuned", "hr-bot")]
-    assert all("hr" in e["refused"] and e["groups"] == ["public"] and e["documents"] == [] for e in refusals[:2])
+    assert all("hr" in e["reason"] and e["groups"] == ["public"] and e["documents"] == [] for e in refusals[:2])

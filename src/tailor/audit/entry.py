@@ -18,8 +18,8 @@ class ChunkRef:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One recorded answer, or a refusal (`refused`: the reason the caller was given): ids, never
-    document or answer text.
+    """One recorded answer: ids, never document or answer text. `outcome` is "answered", "refused"
+    (`reason`: what the caller was told) or "interrupted" (a stream closed before its end).
 
     `id` is "<file>:<row>"; `deleted_doc_ids` is None until `mark_deleted` checks the documents
     against a knowledge base, then the documents no longer in it.
@@ -44,7 +44,8 @@ class AuditEntry:
     timings_ms: dict[str, float]
     tokens_in: int
     tokens_out: int
-    refused: str | None = None
+    outcome: str = "answered"
+    reason: str | None = None
     deleted_doc_ids: list[str] | None = None
 
     @property

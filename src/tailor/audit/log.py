@@ -1,4 +1,8 @@
-"""The audit trail: one append-only SQLite row per answer or refusal, in rotated files under one folder.
+"""The audit trail: one append-only SQLite row per answer, in rotated files under one folder.
+
+A row's `outcome` says how the question ended: "answered" (abstentions included), "refused" before any
+answering (an adapter the caller may not use; `reason` is what the caller was told) or "interrupted"
+(a stream closed before its end, e.g. the client went away: the text and documents as far as it went).
 
     audit-<YYYY-MM>-<NNNN>.sqlite   a file per UTC month, and a new one whenever `max_rows` is reached
 
@@ -56,7 +60,8 @@ CREATE TABLE IF NOT EXISTS answers (
     timings_ms TEXT NOT NULL,
     tokens_in INTEGER NOT NULL,
     tokens_out INTEGER NOT NULL,
-    refused TEXT
+    outcome TEXT,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS answers_caller ON answers (caller);
 CREATE INDEX IF NOT EXISTS answers_at ON answers (at);
@@ -78,8 +83,9 @@ COMMIT;
 COLUMNS = (
     "at", "caller", "groups", "strategy", "generator", "adapter", "adapter_version", "kb_version", "question",
     "question_sha256", "answer_sha256", "answer_chars", "abstained", "retrieved", "cited", "timings_ms",
-    "tokens_in", "tokens_out", "refused",
+    "tokens_in", "tokens_out", "outcome", "reason",
 )
+OUTCOMES = ("answered", "refused", "interrupted")  # a file written before outcomes were recorded: answered
 INSERT = f"INSERT INTO answers ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -146,10 +152,21 @@ class AuditLog:
         kb_version: int | None,
         adapter: str | None = None,
         at: datetime | None = None,
+        outcome: str = "answered",
+        reason: str | None = None,
     ) -> None:
         """Append one answer: `caller` is an id (a key's id, never the key), `groups` what it asked as,
-        `adapter` the registry reference ("name@version"), `at` the time (default now)."""
-        self._submit(answer, caller, groups, kb_version, adapter, at, refused=None)
+        `adapter` the registry reference ("name@version"), `at` the time (default now), `outcome` and
+        `reason` how it ended (module docstring)."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+        if isinstance(groups, str):
+            raise TypeError("groups must be a sequence of group names, e.g. ('public',), not a string")
+        when = _utc(at or datetime.now(UTC))
+        row, doc_ids = self._row(answer, caller, groups, kb_version, adapter, when, outcome, reason)
+        pending = _Pending(when.strftime("%Y-%m"), row, doc_ids)
+        self._commits.submit(pending)
+        pending.check()
 
     def record_refusal(
         self,
@@ -167,23 +184,12 @@ class AuditLog:
         """Append a question that was refused before any answering (e.g. an adapter the caller may not
         use), with the `reason` it was told; the other arguments as for `record`."""
         answer = Answer(question=question, text="", abstained=True, strategy=strategy, generator=generator)
-        self._submit(answer, caller, groups, kb_version, adapter, at, refused=reason)
-
-    def _submit(
-        self, answer: Answer, caller: str | None, groups: Sequence[str], kb_version: int | None,
-        adapter: str | None, at: datetime | None, refused: str | None,
-    ) -> None:
-        if isinstance(groups, str):
-            raise TypeError("groups must be a sequence of group names, e.g. ('public',), not a string")
-        when = _utc(at or datetime.now(UTC))
-        row, doc_ids = self._row(answer, caller, groups, kb_version, adapter, when, refused)
-        pending = _Pending(when.strftime("%Y-%m"), row, doc_ids)
-        self._commits.submit(pending)
-        pending.check()
+        self.record(answer, caller=caller, groups=groups, kb_version=kb_version, adapter=adapter, at=at,
+                    outcome="refused", reason=reason)
 
     def _row(
         self, answer: Answer, caller: str | None, groups: Sequence[str], kb_version: int | None,
-        adapter: str | None, when: datetime, refused: str | None,
+        adapter: str | None, when: datetime, outcome: str, reason: str | None,
     ) -> tuple[tuple[Any, ...], list[str]]:
         clean = self.redactor.text
         exact = self.redactor.exact
@@ -192,7 +198,7 @@ class AuditLog:
         adapter_name, adapter_version = _adapter_ref(adapter)
         question = {"keep": clean(answer.question), "hash": None, "drop": None}[self.config.question]
         question_hash = _sha256(answer.question) if self.config.question == "hash" else None
-        keeps_answer = self.config.answer == "hash" and refused is None
+        keeps_answer = self.config.answer == "hash" and outcome != "refused"
         row = (
             when.strftime(TIME_FORMAT),
             clean(caller) if caller is not None else None,
@@ -212,7 +218,8 @@ class AuditLog:
             json.dumps(answer.timings_ms),
             answer.tokens_in,
             answer.tokens_out,
-            clean(refused) if refused is not None else None,
+            outcome,
+            clean(reason) if reason is not None else None,
         )
         return row, list(dict.fromkeys(doc for _, doc in cited + retrieved))
 
@@ -270,8 +277,8 @@ class AuditLog:
         use_wal(db, self.config.busy_timeout_s)
         db.execute(f"PRAGMA synchronous={'FULL' if self.config.durable else 'NORMAL'}")
         db.executescript(SCHEMA)
-        if "refused" not in _columns(db):  # a file written before refusals were recorded
-            _add_refused_column(db)
+        if "outcome" not in _columns(db):  # a file written before outcomes were recorded
+            _add_outcome_columns(db)
         self._writer = (path, db)
         return db
 
@@ -295,11 +302,12 @@ class AuditLog:
         key_id: str | None = None,
         since: datetime | None = None,
         limit: int = 1000,
-        refused: bool | None = None,
+        outcome: str | None = None,
     ) -> list[AuditEntry]:
-        """Answers that were given or cited `doc_id`, asked by caller `key_id`, at or after `since`, only
-        refusals (`refused=True`) or only answers (`False`); all given filters apply, newest first, at
-        most `limit`."""
+        """Answers that were given or cited `doc_id`, asked by caller `key_id`, at or after `since`, that
+        ended in `outcome` (see OUTCOMES); all given filters apply, newest first, at most `limit`."""
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         where, params = [], []
@@ -321,13 +329,13 @@ class AuditLog:
             db.row_factory = sqlite3.Row
             try:
                 columns = _columns(db)
-                if not columns or (refused and "refused" not in columns):  # no rows, or no refusals in this file
-                    rows = []
+                if not columns or (outcome not in (None, "answered") and "outcome" not in columns):
+                    rows = []  # no rows, or a file from before other outcomes were recorded
                 else:
-                    found = where + ([f"refused IS {'NOT ' if refused else ''}NULL"]
-                                     if refused is not None and "refused" in columns else [])
+                    found = where + (["coalesce(outcome, 'answered') = ?"] if outcome and "outcome" in columns else [])
                     sql = f"SELECT * FROM answers {'WHERE ' + ' AND '.join(found) if found else ''} ORDER BY id DESC LIMIT ?"
-                    rows = db.execute(sql, (*params, limit - len(entries))).fetchall()
+                    extra = [outcome] if outcome and "outcome" in columns else []
+                    rows = db.execute(sql, (*params, *extra, limit - len(entries))).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise sqlite3.DatabaseError(f"audit trail file {path}: {exc}") from exc
             finally:
@@ -348,12 +356,13 @@ class AuditLog:
         self.close()
 
 
-def _add_refused_column(db: sqlite3.Connection) -> None:
-    """Under the write lock, checked again there: another writer may have just added it."""
+def _add_outcome_columns(db: sqlite3.Connection) -> None:
+    """Under the write lock, checked again there: another writer may have just added them."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        if "refused" not in _columns(db):
-            db.execute("ALTER TABLE answers ADD COLUMN refused TEXT")
+        if "outcome" not in _columns(db):
+            db.execute("ALTER TABLE answers ADD COLUMN outcome TEXT")
+            db.execute("ALTER TABLE answers ADD COLUMN reason TEXT")
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
@@ -387,5 +396,6 @@ def _entry(path: Path, row: sqlite3.Row) -> AuditEntry:
         timings_ms=json.loads(row["timings_ms"]),
         tokens_in=row["tokens_in"],
         tokens_out=row["tokens_out"],
-        refused=row["refused"] if "refused" in row.keys() else None,
+        outcome=(row["outcome"] if "outcome" in row.keys() else None) or "answered",
+        reason=row["reason"] if "reason" in row.keys() else None,
     )

@@ -1,9 +1,10 @@
-"""`tailor audit query`: which answers used a document, what a caller saw."""
+"""`tailor audit query`: which answers used a document, what a caller saw, what was refused."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,13 @@ from rich.table import Table
 
 from tailor.audit import AuditEntry, AuditLog, default_audit_dir, mark_deleted
 from tailor.cli._common import JsonOption, console, err_console, print_json
+
+
+class Outcome(StrEnum):
+    answered = "answered"
+    refused = "refused"
+    interrupted = "interrupted"
+
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of answers: query it.")
 
@@ -55,20 +63,21 @@ def query(
     ] = None,
     audit_dir: Annotated[Path | None, typer.Option("--dir", help="Trail folder (default: the KB's, see --kb).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Most answers shown, newest first.")] = 1000,
-    refused: Annotated[
-        bool | None, typer.Option("--refused/--answered", help="Only refused questions, or only answers.")
+    outcome: Annotated[
+        Outcome | None, typer.Option("--outcome", help="Only answers that ended so (refused: an adapter the caller "
+                                     "may not use; interrupted: a stream closed before its end).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recorded answers and refusals, newest first: by document (--doc), caller (--key), time (--since) and
-    outcome (--refused / --answered), combined."""
+    outcome (--outcome), combined."""
     folder = audit_dir or default_audit_dir(kb)
     if not folder.is_dir():
         err_console.print(f"[red]error:[/] no audit trail at {folder}")
         raise typer.Exit(1)
     since_time = parse_since(since) if since else None
     with AuditLog.open(folder) as log:
-        entries = log.query(doc_id=doc, key_id=key, since=since_time, limit=limit, refused=refused)
+        entries = log.query(doc_id=doc, key_id=key, since=since_time, limit=limit, outcome=outcome.value if outcome else None)
     if kb is not None:
         entries = _mark_deleted(entries, kb)
     if as_json:
@@ -86,8 +95,8 @@ def _documents(entry: AuditEntry) -> str:
 
 
 def _outcome(entry: AuditEntry) -> str:
-    if entry.refused is not None:
-        return f"[red]refused[/]: {escape(entry.refused)}"
+    if entry.outcome != "answered":
+        return f"[red]{entry.outcome}[/]" + (f": {escape(entry.reason)}" if entry.reason else "")
     return "abstained" if entry.abstained else "answered"
 
 

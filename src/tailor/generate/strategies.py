@@ -57,14 +57,23 @@ class AskConfig(BaseModel):
         return cls.model_validate(data.get("ask", data))
 
 
+Interrupted = Callable[[Answer], None]
+
+
 class Strategy(Protocol):
-    """Answers a question as a set of access groups; `stream` yields text and returns the Answer."""
+    """Answers a question as a set of access groups; `stream` yields text and returns the Answer.
+
+    A stream closed before its end (the client went away) calls `on_close` with the answer as far as it
+    went: the text sent, the hits it was given, no citations (they are parsed from the whole text).
+    """
 
     name: str
 
     def answer(self, question: str, groups: Sequence[str]) -> Answer: ...
 
-    def stream(self, question: str, groups: Sequence[str]) -> PyGenerator[str, None, Answer]: ...
+    def stream(
+        self, question: str, groups: Sequence[str], on_close: Interrupted | None = None
+    ) -> PyGenerator[str, None, Answer]: ...
 
 
 class QueryMemoEmbedder:
@@ -138,10 +147,14 @@ class PipelineStrategy:
             except StopIteration as done:
                 return done.value
 
-    def stream(self, question: str, groups: Sequence[str]) -> PyGenerator[str, None, Answer]:
-        return self._run(question, groups, streaming=True)
+    def stream(
+        self, question: str, groups: Sequence[str], on_close: Interrupted | None = None
+    ) -> PyGenerator[str, None, Answer]:
+        return self._run(question, groups, streaming=True, on_close=on_close)
 
-    def _run(self, question: str, groups: Sequence[str], streaming: bool) -> PyGenerator[str, None, Answer]:
+    def _run(
+        self, question: str, groups: Sequence[str], streaming: bool, on_close: Interrupted | None = None
+    ) -> PyGenerator[str, None, Answer]:
         if isinstance(groups, str) or not groups:
             raise ValueError("answer as a non-empty sequence of access groups, e.g. ('public',)")
         hits: list[Hit] = []
@@ -152,7 +165,16 @@ class PipelineStrategy:
         prompt = self.prompts.build(question, hits)
         generating = time.perf_counter()
         if streaming:
-            reading: Reading = yield from self.reader.stream(question, prompt)
+            sent: list[str] = []
+            try:
+                reading: Reading = yield from _sending(self.reader.stream(question, prompt), sent)
+            except GeneratorExit:
+                if on_close is not None:
+                    timings["generate"] = _ms(generating)
+                    timings["total"] = timings["retrieve"] + timings["rerank"] + _ms(started)
+                    on_close(Answer(question=question, text="".join(sent), hits=hits, timings_ms=timings,
+                                    strategy=self.name, generator=self.reader.name))
+                raise
         else:
             reading = self.reader.read(question, prompt)
         timings["generate"] = _ms(generating)
@@ -171,6 +193,21 @@ class PipelineStrategy:
             dropped_markers=reading.dropped_markers,
             unsupported=reading.unsupported,
         )
+
+
+def _sending(pieces: PyGenerator[str, None, Reading], sent: list[str]) -> PyGenerator[str, None, Reading]:
+    """`pieces` passed on, each also appended to `sent`."""
+    while True:
+        try:
+            piece = next(pieces)
+        except StopIteration as done:
+            return done.value
+        sent.append(piece)
+        try:
+            yield piece
+        except GeneratorExit:
+            pieces.close()
+            raise
 
 
 def _ms(since: float) -> float:

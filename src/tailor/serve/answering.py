@@ -40,7 +40,7 @@ class AnswerRecorder(Protocol):
 
     def record(
         self, answer: Answer, *, caller: str | None, groups: Sequence[str], kb_version: int | None,
-        adapter: str | None = None,
+        adapter: str | None = None, outcome: str = "answered", reason: str | None = None,
     ) -> None: ...
 
     def record_refusal(
@@ -187,7 +187,14 @@ class Answerer:
         return self._finish(resolved.strategy.answer(question, caller.groups), resolved, caller)
 
     def stream(self, question: str, resolved: Resolved, caller: ApiKey) -> PyGenerator[str, None, Answer]:
-        answer = yield from resolved.strategy.stream(question, caller.groups)
+        """Yield the answer's text; a stream closed before its end is recorded as interrupted."""
+
+        def interrupted(partial: Answer) -> None:
+            self.recorder.record(partial, caller=caller.id, groups=caller.groups, kb_version=self.catalog.kb.version,
+                                 adapter=resolved.adapter, outcome="interrupted",
+                                 reason="the stream was closed before the answer was complete")
+
+        answer = yield from resolved.strategy.stream(question, caller.groups, on_close=interrupted)
         return self._finish(answer, resolved, caller)
 
     def _finish(self, answer: Answer, resolved: Resolved, caller: ApiKey) -> Answer:

@@ -7,7 +7,7 @@ an answer used was readable by the admin's groups, so the trail leaks nothing be
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -25,14 +25,15 @@ def audit(
     key: Annotated[str | None, Query(description="Answers to this caller (an API key's id)")] = None,
     since: Annotated[datetime | None, Query(description="From this ISO 8601 time (UTC unless it has a zone)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Most answers returned, newest first")] = 1000,
-    refused: Annotated[
-        bool | None, Query(description="true: only refused questions (`refused` holds the reason); false: only answers")
+    outcome: Annotated[
+        Literal["answered", "refused", "interrupted"] | None,
+        Query(description="Only answers that ended so: refused (`reason` says why) or interrupted streams"),
     ] = None,
 ) -> list[dict[str, Any]]:
     """Answers and refusals by document, caller and time (filters combine), newest first; deleted documents
     flagged."""
     allowed = set(admin.groups)
-    entries = [e for e in state.audit.query(doc_id=doc, key_id=key, since=since, limit=limit, refused=refused)
+    entries = [e for e in state.audit.query(doc_id=doc, key_id=key, since=since, limit=limit, outcome=outcome)
                if set(e.groups) <= allowed]
     store = state.kb.reader.store
     return [entry.to_dict() for entry in mark_deleted(entries, lambda d: store.get_document(d) is not None)]
