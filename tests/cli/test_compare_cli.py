@@ -104,6 +104,21 @@ def test_extractive_compare_writes_the_report_with_freshness_leak_probe_and_erro
     assert entries and {e.caller for e in entries} == {"compare"} and entries[0].strategy == "rag"
 
 
+@pytest.mark.parametrize("text, problem", [
+    ("arms:\n  - name: x\n    strategy: magic\n", "arms.0.strategy: Input should be 'closed_book', 'rag', "
+     "'finetuned' or 'hybrid' (got 'magic')"),
+    ("arms: [\n", "not valid YAML at line 2"),
+])
+def test_a_bad_compare_yaml_is_one_error_naming_file_and_field(tmp_path, text, problem):
+    folder = write_folder(tmp_path / "case", EXTRACTIVE_ONLY)
+    (folder / "compare.yaml").write_text(text)
+    done = compare(folder, tmp_path / "out", tmp_path)
+    message = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "compare.yaml: " in message, done.stderr
+    assert problem in message, message
+    assert not (tmp_path / "out").exists()
+
+
 def pointer(document, path):
     """The value at a JSON pointer ("/metrics/rag/accuracy/mean")."""
     for part in path.lstrip("/").split("/"):

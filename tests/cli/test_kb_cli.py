@@ -117,3 +117,21 @@ def test_eval_retrieval_on_a_beir_folder(tmp_path):
     assert set(out) == {"bm25", "dense", "hybrid"}
     for metrics in out.values():
         assert metrics["ndcg@10"] == pytest.approx(1.0) and metrics["recall@100"] == 1.0
+
+
+@pytest.mark.parametrize("command, text, problem", [
+    (["ingest", "DOCS"], "kb:\n  chunk_tokens: x\n", "kb.chunk_tokens: Extra inputs are not permitted"),
+    (["search", "refunds"], "kb: [1,\n", "not valid YAML at line 2"),
+    (["ask", "Who pays?"], "ask:\n  top_k: -3\n", "ask.top_k: Input should be greater than or equal to 1 (got -3)"),
+    (["serve"], "serve:\n  port: lots\n", "serve.port: Input should be a valid integer"),
+    (["data", "build", "--out", "OUT"], "val_fraction: [\n", "not valid YAML"),
+])
+def test_a_bad_config_file_is_one_clear_error_naming_file_and_field(handbook_kb, tmp_path, command, text, problem):
+    docs, kb, _ = handbook_kb
+    config = tmp_path / "settings.yaml"
+    config.write_text(text)
+    args = [str(docs) if a == "DOCS" else str(tmp_path / "out") if a == "OUT" else a for a in command]
+    proc = tailor(*args, "--kb", str(kb), "--config", str(config), check=False)
+    message = " ".join(proc.stderr.replace("│", " ").split())
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "settings.yaml" in message and problem in message, message

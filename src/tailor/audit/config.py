@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from tailor.config_files import read_mapping, validate
 from tailor.finetune.config import default_home
 
 
@@ -35,13 +35,7 @@ class AuditConfig(BaseModel):
     @classmethod
     def from_file(cls, path: Path) -> AuditConfig:
         """The `audit:` section of a YAML file; defaults when it has none."""
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping with an `audit:` section")
-        try:
-            return cls.model_validate(data.get("audit") or {})
-        except ValueError as exc:
-            raise ValueError(f"{path}: audit: {exc}") from exc
+        return validate(cls, read_mapping(path).get("audit") or {}, path, "audit")
 
 
 def default_audit_dir(kb: str | Path | None = None) -> Path:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tailor.config_files import ConfigFileError
 from tailor.kb.config import KBConfig
 from tailor.kb.ingest import ProgressCallback
 from tailor.kb.knowledge_base import KnowledgeBase
@@ -28,10 +29,19 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML file w
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def read_kb_config(config: Path | None) -> KBConfig:
+    """The `kb:` settings of `--config` (defaults without one); a bad file is a usage error naming it."""
+    try:
+        return KBConfig.from_file(config) if config else KBConfig()
+    except ConfigFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from exc
+
+
 def open_kb(kb: Path, config: Path | None = None, must_exist: bool = True) -> KnowledgeBase:
     """The knowledge base at `--kb`; only commands that fill one (`must_exist=False`) create it."""
+    settings = read_kb_config(config) if config else None
     try:
-        return KnowledgeBase.open(kb, KBConfig.from_file(config) if config else None, must_exist=must_exist)
+        return KnowledgeBase.open(kb, settings, must_exist=must_exist)
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--kb") from exc
 

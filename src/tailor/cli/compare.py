@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
 from tailor.cli._common import JsonOption, console, err_console, print_json, progress
+from tailor.config_files import read_mapping
 
 app = typer.Typer()
 
@@ -46,7 +46,7 @@ def compare(
                                  "home": home, "retrain": retrain or None}
     try:
         if config:
-            overrides = {**(yaml.safe_load(config.read_text()) or {}), **{k: v for k, v in overrides.items() if v}}
+            overrides = {**read_mapping(config), **{k: v for k, v in overrides.items() if v}}
         settings = CompareConfig.from_folder(folder, overrides) if folder else CompareConfig.model_validate(
             {k: v for k, v in overrides.items() if v is not None})
         if arms:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
+from rich.markup import escape
 from rich.table import Table
 
 import tailor.finetune.strategies  # noqa: F401  (registers the finetuned and hybrid strategies for `tailor ask`)
 from tailor.cli._common import JsonOption, console, err_console, print_json
+from tailor.config_files import ConfigFileError
 from tailor.finetune.config import DataConfig, FinetuneConfig, ScratchConfig, default_home, load_config
 from tailor.finetune.registry import AdapterRegistry
 
@@ -69,8 +71,8 @@ def config_flags(model: type[BaseModel]) -> Callable[[Callable[..., None]], Call
             path = values.pop("config_file")
             try:
                 config = load_config(model, path, values)
-            except ValidationError as exc:
-                err_console.print(f"[red]invalid configuration[/]\n{exc}")
+            except ConfigFileError as exc:
+                err_console.print(f"[red]invalid configuration:[/] {escape(str(exc))}")
                 raise typer.Exit(2) from exc
             run_or_fail(func, config, **rest)
 

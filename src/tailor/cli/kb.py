@@ -18,8 +18,8 @@ from tailor.cli._common import (
     open_kb,
     print_json,
     progress,
+    read_kb_config,
 )
-from tailor.kb.config import KBConfig
 from tailor.kb.embedding_pool import parse_devices
 from tailor.kb.knowledge_base import KnowledgeBase
 
@@ -43,7 +43,7 @@ def ingest(
 ) -> None:
     """Load, chunk, embed and index documents (the knowledge base is created if missing); only new or changed
     ones are re-embedded."""
-    kb_config = KBConfig.from_file(config) if config else KBConfig()
+    kb_config = read_kb_config(config)
     if embed_devices:
         try:
             devices = parse_devices([d for d in embed_devices.split(",") if d.strip()])

@@ -9,12 +9,12 @@ sets any subset of fields, and flags given on the command line win over the file
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tailor.config_files import read_mapping, validate
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -144,17 +144,11 @@ class ScratchConfig(BaseModel):
     seed: int = Field(0, description="Seed")
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """A YAML (.yaml/.yml) or TOML (.toml) mapping."""
-    text = Path(path).read_text()
-    data = tomllib.loads(text) if Path(path).suffix == ".toml" else yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of config fields, got {type(data).__name__}")
-    return data
-
-
 def load_config(model: type[Model], path: Path | None = None, overrides: dict[str, Any] | None = None) -> Model:
-    """Defaults, then the file's fields, then the overrides that are not None."""
-    data = read_config_file(path) if path else {}
-    data.update({key: value for key, value in (overrides or {}).items() if value is not None})
-    return model.model_validate(data)
+    """Defaults, then the file's fields (YAML or TOML), then the overrides that are not None; a
+    ConfigFileError names the file and each bad field."""
+    data = read_mapping(path) if path else {}
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+    data.update(given)
+    source = " and ".join(name for name, used in ((str(path), path), ("command-line options", given)) if used)
+    return validate(model, data, source or None)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from tailor.config_files import read_mapping, validate
 from tailor.generate.base import GenerationConfig, GeneratorError
 from tailor.generate.citations import CitationChecker, NLISupport
 from tailor.generate.extractive import ABSTAIN_BELOW, ExtractiveReader
@@ -53,8 +53,9 @@ class AskConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: Path) -> AskConfig:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        return cls.model_validate(data.get("ask", data))
+        """The file's `ask:` section, or the whole file when it has none (ConfigFileError names what is wrong)."""
+        data = read_mapping(path)
+        return validate(cls, data["ask"] if "ask" in data else data, path, "ask" if "ask" in data else None)
 
 
 Interrupted = Callable[[Answer], None]

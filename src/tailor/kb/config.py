@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tailor.config_files import read_mapping, validate
 from tailor.kb.embedding import DEFAULT_EMBEDDING_MODEL
 from tailor.kb.embedding_pool import parse_devices
 
@@ -86,5 +86,6 @@ class KBConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: Path) -> KBConfig:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        return cls.model_validate(data.get("kb", data))
+        """The file's `kb:` section, or the whole file when it has none (ConfigFileError names what is wrong)."""
+        data = read_mapping(path)
+        return validate(cls, data["kb"] if "kb" in data else data, path, "kb" if "kb" in data else None)

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from tailor.audit import AuditConfig
+from tailor.config_files import ConfigFileError, read_mapping, validate
 from tailor.finetune.config import default_home
 from tailor.generate.strategies import AskConfig
 from tailor.kb.config import KBConfig
@@ -92,17 +92,17 @@ class ServeSettings:
     @classmethod
     def from_file(cls, path: Path | None, overrides: dict[str, object] | None = None) -> ServeSettings:
         """Sections `serve:`, `ask:`, `kb:`, `audit:` of a YAML file; `overrides` (not None) win over `serve:`."""
-        data = (yaml.safe_load(Path(path).read_text()) or {}) if path else {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping with serve:, ask:, kb: and audit: sections")
+        data = read_mapping(path) if path else {}
         unknown = sorted(set(data) - SECTIONS)
         if unknown:
-            raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SECTIONS))})")
+            raise ConfigFileError(
+                f"{path}: unknown section(s) {', '.join(unknown)} (allowed: {', '.join(sorted(SECTIONS))})"
+            )
         serve = {**(data.get("serve") or {}), **{k: v for k, v in (overrides or {}).items() if v is not None}}
         kb = data.get("kb")
         return cls(
-            serve=ServeConfig.model_validate(serve),
-            ask=AskConfig.model_validate(data.get("ask") or {}),
-            kb=KBConfig.model_validate(kb) if kb is not None else None,
-            audit=AuditConfig.model_validate(data.get("audit") or {}),
+            serve=validate(ServeConfig, serve, path, "serve"),
+            ask=validate(AskConfig, data.get("ask") or {}, path, "ask"),
+            kb=validate(KBConfig, kb, path, "kb") if kb is not None else None,
+            audit=validate(AuditConfig, data.get("audit") or {}, path, "audit"),
         )

@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tailor.config_files import read_mapping, validate
 
 BASE = "base"
 """Generator spec meaning "the base model": hf:<base_model>, or the openai endpoint given as base."""
@@ -179,9 +180,7 @@ class CompareConfig(BaseModel):
         data: dict[str, Any] = {}
         config_file = folder / "compare.yaml"
         if config_file.is_file():
-            data = yaml.safe_load(config_file.read_text()) or {}
-            if not isinstance(data, dict):
-                raise ValueError(f"{config_file}: expected a mapping")
+            data = read_mapping(config_file)
             for key in ("docs", "kb", "questions", "changes"):
                 if data.get(key):
                     data[key] = str(folder / data[key])
@@ -190,7 +189,7 @@ class CompareConfig(BaseModel):
             if key not in data and path.exists() and not (key == "docs" and data.get("kb")):
                 data[key] = str(path)
         data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        return cls.model_validate(data)
+        return validate(cls, data, config_file if config_file.is_file() else folder)
 
     @model_validator(mode="after")
     def _one_source(self) -> CompareConfig:
