@@ -26,5 +26,5 @@ def test_config_file_section(tmp_path):
     assert AuditConfig.from_file(path) == AuditConfig()
     assert AuditConfig().question == "hash" and AuditConfig().answer == "hash"
     path.write_text("audit:\n  answer: keep\n")  # answer text is never stored
-    with pytest.raises(ValueError, match=r"tailor.yaml: audit.answer: Input should be
+    with pytest.raises(ValueError, match=r"tailor\.yaml: audit\.answer: Input should be"):
         AuditConfig.from_file(path)
