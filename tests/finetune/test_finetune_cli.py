@@ -33,6 +33,12 @@ def test_cli_end_to_end(small_kb, tmp_path, cli_env):
                              env=cli_env).stdout)
     assert card["config"]["questions_per_chunk"] == 2 and card["config"]["val_fraction"] == 0.25  # flag beats file
     assert card["examples"]["train"] > 0 and card["groups"] == ["public"]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"question": "What is the nightly hotel cap?", "answer": "EUR 180"}\nnot json\n')
+    partial = tailor("data", "build", "--kb", str(small_kb), "--out", str(tmp_path / "partial"), "--qa-file", str(qa),
+                     "--questions-per-chunk", "0", env=cli_env, check=False)
+    assert partial.returncode == 3 and f"{qa}:2: not JSON" in " ".join(partial.stderr.split())
+    assert (tmp_path / "partial" / "card.json").is_file()
 
     trained = tailor("finetune", "--base-model", str(base), "--dataset", str(data), "--name", "e2e", "--max-steps", "4",
                      "--eval-steps", "2", "--save-steps", "2", "--batch-size", "4", "--max-length", "512",

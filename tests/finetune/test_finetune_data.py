@@ -230,3 +230,19 @@ def test_answer_template_writes_qa_completions_in_the_declared_form(small_kb, tm
         DataConfig(kb=small_kb, out=out, answer_template="Source: {title}")
     with pytest.raises(ValueError, match="only"):
         DataConfig(kb=small_kb, out=out, answer_template="{answer} {page}")
+
+
+def test_bad_lines_of_a_qa_file_are_listed_by_line_and_the_rest_is_built(small_kb, tmp_path, qa_file):
+    lines = qa_file.read_text().splitlines()
+    bad = ["not json", '["a list"]', '{"answer": "x"}', '{"question": "Q?", "answers": "one string"}',
+           '{"question": "Q?", "answer": "A", "doc_ids": "travel"}']
+    qa_file.write_text("\n".join(lines[:1] + bad + lines[1:]) + "\n")
+    card = build_dataset(DataConfig(kb=small_kb, out=tmp_path / "data", qa_file=qa_file, val_fraction=0.25, seed=1,
+                                    generator="none"))
+    assert [e["path"] for e in card["errors"]] == [f"{qa_file}:{n}" for n in range(2, 7)]
+    reasons = [e["reason"] for e in card["errors"]]
+    assert reasons[0].startswith("not JSON") and "JSON object, got list" in reasons[1]
+    assert "'question'" in reasons[2] and "'answers'" in reasons[3] and "'doc_ids'" in reasons[4]
+    assert card["skipped"]["invalid_line"] == 5
+    ids = [r["id"] for r in rows(tmp_path / "data", "train") + rows(tmp_path / "data", "validation")]
+    assert "q2" in ids  # the good lines after the bad ones were read

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import tailor.finetune.strategies  # noqa: F401  (registers the finetuned and hybrid strategies for `tailor ask`)
-from tailor.cli._common import JsonOption, console, err_console, print_json
+from tailor.cli._common import EXIT_PARTIAL, JsonOption, console, err_console, print_json
 from tailor.config_files import ConfigFileError
 from tailor.finetune.config import DataConfig, FinetuneConfig, ScratchConfig, default_home, load_config
 from tailor.finetune.registry import AdapterRegistry
@@ -87,6 +87,8 @@ def run_or_fail(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run; a user-facing error becomes a red one-line message and exit status 1."""
     try:
         return func(*args, **kwargs)
+    except typer.Exit:  # click's Exit is a RuntimeError: a command's own exit status goes through
+        raise
     except USER_ERRORS as exc:
         err_console.print(f"[red]error:[/] {exc.args[0] if isinstance(exc, KeyError) else exc}")
         raise typer.Exit(1) from exc
@@ -95,13 +97,20 @@ def run_or_fail(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 @data_app.command("build")
 @config_flags(DataConfig)
 def data_build(config: DataConfig, as_json: JsonOption = False) -> None:
-    """Build train/validation data (qa, raft or cpt) from a knowledge base, split by document."""
+    """Build train/validation data (qa, raft or cpt) from a knowledge base, split by document. Lines of the QA
+    file that are not QA pairs are skipped and listed; the exit status is then 3 (partial)."""
     from tailor.finetune.data import build_dataset
 
     card = build_dataset(config)
     if as_json:
         print_json(card)
-        return
+    else:
+        _print_card(config, card)
+    if card["errors"]:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_card(config: DataConfig, card: dict[str, Any]) -> None:
     docs = {k: len(v) for k, v in card["documents"].items()}
     console.print(f"[bold]{config.out}[/] ({card['format']}): {card['examples']['train']} train / "
                   f"{card['examples']['validation']} validation examples from {docs['train']} / {docs['validation']} "
@@ -112,6 +121,8 @@ def data_build(config: DataConfig, as_json: JsonOption = False) -> None:
                       f"{gen['errors']} failed calls")
     if card["skipped"]:
         console.print("skipped: " + ", ".join(f"{k} {v}" for k, v in card["skipped"].items()))
+    for error in card["errors"]:
+        err_console.print(f"[yellow]skipped[/] {escape(error['path'])}: {escape(error['reason'])}")
     console.print(f"[dim]hash {card['hash']}[/]")
 
 

@@ -47,6 +47,7 @@ class BuildReport:
 
     skipped: Counter[str] = field(default_factory=Counter)
     writer: WriterReport = field(default_factory=WriterReport)
+    errors: list[dict[str, str]] = field(default_factory=list)  # input lines that could not be read: path, reason
 
 
 def load_corpus(kb: str | Path, groups: list[str]) -> Corpus:
@@ -79,12 +80,18 @@ def split_documents(doc_ids: list[str], val_fraction: float, seed: int) -> dict[
 
 
 def read_qa_file(path: Path, corpus: Corpus, report: BuildReport) -> list[QAItem]:
-    """QA pairs from JSONL; unanswerable ones and ones about documents the groups cannot see are skipped."""
+    """QA pairs from JSONL; unanswerable ones and ones about documents the groups cannot see are skipped.
+    A line that is not a QA pair is reported (`path:line` and why) and the rest are read."""
     items = []
-    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        row = json.loads(line)
+        try:
+            row = _qa_row(line)
+        except ValueError as exc:
+            report.skipped["invalid_line"] += 1
+            report.errors.append({"path": f"{path}:{n}", "reason": str(exc)})
+            continue
         answers = row.get("answers") or ([row["answer"]] if row.get("answer") else [])
         doc_ids = row.get("doc_ids") or ([row["doc_id"]] if row.get("doc_id") else [])
         if row.get("answerable") is False or not answers:
@@ -96,6 +103,25 @@ def read_qa_file(path: Path, corpus: Corpus, report: BuildReport) -> list[QAItem
         else:
             items.append(QAItem(str(row.get("id", f"{Path(path).stem}-{n}")), row["question"], answers, doc_ids, "file"))
     return items
+
+
+def _qa_row(line: str) -> dict[str, Any]:
+    """One JSONL line as a QA record, or a ValueError that says what is wrong with it."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if not isinstance(row.get("question"), str) or not row["question"].strip():
+        raise ValueError("'question' must be a non-empty string")
+    answers = row.get("answers", [row["answer"]] if "answer" in row else [])
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise ValueError("'answers' must be a list of strings ('answer': one string)")
+    for key in ("doc_ids", "groups"):
+        if key in row and not (isinstance(row[key], list) and all(isinstance(v, str) for v in row[key])):
+            raise ValueError(f"'{key}' must be a list of strings")
+    return row
 
 
 def synthesize(corpus: Corpus, writer: QAWriter, per_chunk: int, report: BuildReport, seen: set[str]) -> list[QAItem]:
@@ -190,6 +216,7 @@ def build_dataset(config: DataConfig) -> dict[str, Any]:
         **_row_counts(rows),
         "generation": report.writer.to_dict() if report.writer.writer else None,
         "skipped": dict(report.skipped),
+        "errors": report.errors,
         "seconds": round(time.time() - started, 2),
     }
     card["adapter_groups"] = sorted(_readable_rows(rows, card, frozenset(corpus.groups))[1])
