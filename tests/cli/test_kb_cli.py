@@ -99,6 +99,13 @@ def test_reading_commands_refuse_a_missing_knowledge_base_and_create_none(tmp_pa
     assert not (tmp_path / "typo").exists()
 
 
+def test_eval_retrieval_names_the_missing_or_bad_beir_file(tmp_path):
+    proc = tailor("eval", "retrieval", "--beir", str(tmp_path / "none"), check=False)
+    message = "".join(proc.stderr.replace("│", "").split())  # rich wraps the long path
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{tmp_path}/none/qrels/test.tsv:filenotfound".replace(" ", "") in message
+
+
 def test_eval_retrieval_on_a_beir_folder(tmp_path):
     beir = tmp_path / "beir"
     (beir / "qrels").mkdir(parents=True)

@@ -193,7 +193,10 @@ def eval_retrieval(
     from tailor.evaluate.beir import load_beir
     from tailor.evaluate.retrieval_eval import beir_documents, evaluate_modes
 
-    dataset = load_beir(beir, split)
+    try:
+        dataset = load_beir(beir, split)
+    except ValueError as exc:  # the message names the file and line
+        raise typer.BadParameter(str(exc), param_hint="--beir") from exc
     knowledge_base = open_kb(kb or beir / ".tailor-kb", config, must_exist=False)
     with progress(not as_json) as on_progress:
         knowledge_base.ingest_documents(beir_documents(dataset), on_progress=on_progress)
