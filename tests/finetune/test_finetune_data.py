@@ -87,6 +87,8 @@ def test_read_card_detects_a_changed_file(small_kb, tmp_path):
         handle.write("{}\n")
     with pytest.raises(ValueError, match="changed since it was built"):
         read_card(out)
+    with pytest.raises(FileNotFoundError, match="not a dataset built by `tailor data build`"):
+        read_card(tmp_path)
 
 
 def test_rebuild_replaces_a_dataset_but_never_another_folder(small_kb, tmp_path):

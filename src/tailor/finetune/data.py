@@ -347,6 +347,8 @@ def dataset_hash(files: dict[str, str]) -> str:
 
 def read_card(folder: Path) -> dict[str, Any]:
     """The card of a dataset folder, after checking that the files still match their hashes."""
+    if not (Path(folder) / "card.json").is_file():
+        raise FileNotFoundError(f"{folder}: not a dataset built by `tailor data build` (no card.json)")
     card = json.loads((Path(folder) / "card.json").read_text())
     for name, expected in card["files"].items():
         actual = hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest()
