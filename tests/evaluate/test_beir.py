@@ -40,7 +40,7 @@ def test_load_beir(tmp_path: Path):
 
 def test_malformed_json_line(tmp_path: Path):
     write_beir(tmp_path, corpus='{"_id": "d1", "text": "ok"}\n{"_id": "d2", "text": \n')
-    with pytest.raises(ValueError, match=r"corpus\.jsonl:2: invalid JSON"):
+    with pytest.raises(ValueError, match=r"corpus\.jsonl:2: not JSON"):
         load_beir(tmp_path)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tailor.evaluate.metrics import Qrels
+from tailor.jsonl import json_object
 
 _QRELS_HEADER = ["query-id", "corpus-id", "score"]
 
@@ -36,11 +36,9 @@ def _read_jsonl(path: Path, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]
     """JSON objects of a .jsonl file, each checked to hold ``fields``."""
     for lineno, line in _lines(path):
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{lineno}: invalid JSON ({err.msg})") from err
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}:{lineno}: expected a JSON object")
+            record = json_object(line)
+        except ValueError as err:
+            raise ValueError(f"{path}:{lineno}: {err}") from None
         missing = [name for name in fields if name not in record]
         if missing:
             raise ValueError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")

@@ -35,6 +35,7 @@ from tailor.evaluate.metrics import normalize_answer
 from tailor.finetune.config import DataConfig
 from tailor.finetune.examples import EXAMPLE_FORMATS, BuildContext, Corpus, QAItem, SourceDoc
 from tailor.finetune.synthetic import QAPair, QAWriter, WriterReport, make_writer, validate_pair
+from tailor.jsonl import json_object
 from tailor.kb.knowledge_base import canonical_uri, open_existing_store
 from tailor.kb.store import SearchFilter
 
@@ -107,12 +108,7 @@ def read_qa_file(path: Path, corpus: Corpus, report: BuildReport) -> list[QAItem
 
 def _qa_row(line: str) -> dict[str, Any]:
     """One JSONL line as a QA record, or a ValueError that says what is wrong with it."""
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc.msg} (column {exc.colno})") from None
-    if not isinstance(row, dict):
-        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    row = json_object(line)
     if not isinstance(row.get("question"), str) or not row["question"].strip():
         raise ValueError("'question' must be a non-empty string")
     answers = row.get("answers", [row["answer"]] if "answer" in row else [])
