@@ -87,6 +87,32 @@ def test_ask_streams_then_prints_numbered_sources_for_the_callers_groups(kb: Pat
     assert "Sources" in rest and "Salary Bands" in rest and "hr/salary.txt" in rest
 
 
+def test_a_stream_interrupted_at_the_terminal_is_recorded_as_far_as_it_went(kb: Path, monkeypatch):
+    import types
+
+    import tailor.cli.ask as ask_cli
+
+    written: list[str] = []
+
+    def write(text: str) -> int:
+        if len(written) == 2:
+            raise KeyboardInterrupt  # Ctrl-C after two words
+        written.append(text)
+        return len(text)
+
+    terminal = types.SimpleNamespace(write=write, flush=lambda: None)
+    monkeypatch.setattr(ask_cli, "sys", types.SimpleNamespace(stdout=terminal))
+    before = len(recorded(kb / "audit"))
+    result = CliRunner().invoke(app, ["ask", "What is the hotel cap per night in London?", "--kb", str(kb), "--stream"])
+    assert result.exit_code != 0 and len(written) == 2
+    trail = recorded(kb / "audit")
+    assert len(trail) == before + 1 and trail[0].outcome == "interrupted"
+    # what the reader had handed over: the two words printed and the one whose printing was interrupted
+    assert written == ["In ", "high-cost "] and trail[0].answer_chars == len("In high-cost cities ")
+    assert trail[0].reason == "interrupted at the terminal"
+    assert [ref.doc_id for ref in trail[0].retrieved] and trail[0].cited == []
+
+
 def test_strategies_lists_closed_book_and_rag():
     rows = {r["name"]: r for r in json.loads(tailor("strategies", "--json").stdout)}
     assert (rows["closed_book"]["retrieves"], rows["rag"]["retrieves"]) == (False, True)

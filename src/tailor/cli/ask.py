@@ -107,7 +107,15 @@ def ask(
         knowledge = open_kb(kb) if kb else None
         answerer = make_strategy(settings, knowledge)
         if stream and not as_json:
-            answer = _stream(answerer.stream(question, groups))
+
+            def interrupted(partial: Answer) -> None:  # Ctrl-C while the answer streams
+                if not no_audit:
+                    _audit(audit_dir or default_audit_dir(kb), audit_config, lambda log: log.record(
+                        partial, caller=_caller(), groups=groups, kb_version=knowledge.version if knowledge else None,
+                        adapter=entry.ref if entry else None, outcome="interrupted",
+                        reason="interrupted at the terminal"))
+
+            answer = _stream(answerer.stream(question, groups, on_close=interrupted))
         else:
             answer = answerer.answer(question, groups)
     except ValueError as exc:
@@ -163,14 +171,18 @@ def _audit(folder: Path, config: AuditConfig, write: Callable[[AuditLog], None])
 
 
 def _stream(pieces: Any) -> Answer:
-    while True:
-        try:
-            piece = next(pieces)
-        except StopIteration as done:
-            sys.stdout.write("\n")
-            return done.value
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+    """Print the pieces as they come; a stream cut short (Ctrl-C) is closed, so that it is recorded."""
+    try:
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as done:
+                sys.stdout.write("\n")
+                return done.value
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    finally:
+        pieces.close()
 
 
 def _print(answer: Answer, printed_text: bool) -> None:
