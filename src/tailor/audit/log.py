@@ -329,13 +329,14 @@ class AuditLog:
             db.row_factory = sqlite3.Row
             try:
                 columns = _columns(db)
-                if not columns or (outcome not in (None, "answered") and "outcome" not in columns):
-                    rows = []  # no rows, or a file from before other outcomes were recorded
+                by_outcome = outcome is not None and "outcome" in columns  # older files hold answers only
+                if not columns or (outcome not in (None, "answered") and not by_outcome):
+                    rows = []
                 else:
-                    found = where + (["coalesce(outcome, 'answered') = ?"] if outcome and "outcome" in columns else [])
+                    found = where + (["coalesce(outcome, 'answered') = ?"] if by_outcome else [])
                     sql = f"SELECT * FROM answers {'WHERE ' + ' AND '.join(found) if found else ''} ORDER BY id DESC LIMIT ?"
-                    extra = [outcome] if outcome and "outcome" in columns else []
-                    rows = db.execute(sql, (*params, *extra, limit - len(entries))).fetchall()
+                    values = (*params, *([outcome] if by_outcome else []), limit - len(entries))
+                    rows = db.execute(sql, values).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise sqlite3.DatabaseError(f"audit trail file {path}: {exc}") from exc
             finally:
