@@ -13,6 +13,7 @@ import getpass
 import sqlite3
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -105,16 +106,16 @@ def ask(
                 raise typer.Exit(1) from exc
             settings = _with_adapter(settings, entry, generator is not None or "generator" in base.model_fields_set)
         knowledge = open_kb(kb) if kb else None
+
+        def record(answer: Answer, **outcome: str) -> None:
+            if not no_audit:
+                _audit(audit_dir or default_audit_dir(kb), audit_config, lambda log: log.record(
+                    answer, caller=_caller(), groups=groups, kb_version=knowledge.version if knowledge else None,
+                    adapter=entry.ref if entry else None, **outcome))
+
         answerer = make_strategy(settings, knowledge)
         if stream and not as_json:
-
-            def interrupted(partial: Answer) -> None:  # Ctrl-C while the answer streams
-                if not no_audit:
-                    _audit(audit_dir or default_audit_dir(kb), audit_config, lambda log: log.record(
-                        partial, caller=_caller(), groups=groups, kb_version=knowledge.version if knowledge else None,
-                        adapter=entry.ref if entry else None, outcome="interrupted",
-                        reason="interrupted at the terminal"))
-
+            interrupted = partial(record, outcome="interrupted", reason="interrupted at the terminal")  # Ctrl-C
             answer = _stream(answerer.stream(question, groups, on_close=interrupted))
         else:
             answer = answerer.answer(question, groups)
@@ -123,10 +124,7 @@ def ask(
     except GeneratorError as exc:
         err_console.print(f"[red]error[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
-    if not no_audit:
-        _audit(audit_dir or default_audit_dir(kb), audit_config, lambda log: log.record(
-            answer, caller=_caller(), groups=groups, kb_version=knowledge.version if knowledge else None,
-            adapter=entry.ref if entry else None))
+    record(answer)
     if as_json:
         print_json(answer.to_dict())
     else:
