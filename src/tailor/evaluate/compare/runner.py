@@ -230,7 +230,7 @@ class CompareRun:
                 problem = plan.access_problem(caller) if check_access else None
                 if problem:
                     answer = refusal(plan, question.question, problem)
-                    self.record_refusal(plan, answer, problem, caller, kb_version)
+                    self.record(plan, answer, caller, kb_version, outcome="refused", reason=problem)
                 else:
                     assert strategy is not None
                     answer = strategy.answer(question.question, caller)
@@ -248,19 +248,13 @@ class CompareRun:
             self._strategies[key] = build_strategy(plan, kb)
         return self._strategies[key]
 
-    def record(self, plan: ArmPlan, answer: Answer, caller: Sequence[str], kb_version: int | None) -> None:
-        """Every answer compare produces goes to the KB's audit trail, like those of `ask` and the API."""
+    def record(self, plan: ArmPlan, answer: Answer, caller: Sequence[str], kb_version: int | None,
+               **outcome: str) -> None:
+        """Every answer compare produces goes to the KB's audit trail, like those of `ask` and the API;
+        a refusal with `outcome="refused"` and its `reason`."""
         if self.audit is not None:
             self.audit.record(answer, caller="compare", groups=caller, kb_version=kb_version,
-                              adapter=plan.adapter.ref if plan.adapter else None)
-
-    def record_refusal(self, plan: ArmPlan, answer: Answer, reason: str, caller: Sequence[str],
-                       kb_version: int | None) -> None:
-        """Refusals too, as `ask` and the API record theirs."""
-        if self.audit is not None:
-            self.audit.record_refusal(answer.question, reason, strategy=answer.strategy, generator=answer.generator,
-                                      caller="compare", groups=caller, kb_version=kb_version,
-                                      adapter=plan.adapter.ref if plan.adapter else None)
+                              adapter=plan.adapter.ref if plan.adapter else None, **outcome)
 
     def answer_all(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question],
                    kb_state: str) -> dict[str, dict[str, dict[str, Any]]]:
