@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
+import zipfile
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -12,6 +16,13 @@ from typing import Any, Protocol
 from tailor.records import LoadError, Page, Section
 
 SNIFF_BYTES = 8192
+MAX_FILE_BYTES = 20 * 1024 * 1024  # a bigger file is skipped by name, checked (stat) before it is read
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # zip-based formats (docx): the declared sizes of all entries, summed
+MAX_ZIP_ENTRIES = 10_000
+MAX_COMPRESSION_RATIO = 200  # of one zip entry, file_size / compress_size ...
+RATIO_MIN_BYTES = 1024 * 1024  # ... for entries above this size (a small entry cannot be a bomb)
+# The limit of the file being loaded, when the caller chose one (load_file sets it around each loader).
+file_limit: ContextVar[int | None] = ContextVar("file_limit", default=None)
 TITLE_MAX = 120
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\b\x1b")
 
@@ -97,8 +108,91 @@ def decode(data: bytes) -> str:
     return normalise_newlines(text)
 
 
+def size_text(n: int) -> str:
+    """Bytes in the unit a person reads: '52,428,800 bytes (50.0 MB)'."""
+    return f"{n:,} bytes ({n / 1024 / 1024:.1f} MB)"
+
+
+def too_large(size: int, limit: int) -> str:
+    return f"file too large: {size_text(size)}, over the limit of {size_text(limit)}"
+
+
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file, at most `limit` of them, else a LoadFailure.
+
+    The default limit is the one `load_file` was given, else `MAX_FILE_BYTES`.
+
+    Opened without blocking and checked to be a regular file, so a FIFO swapped in is never waited on; the
+    limit holds even for a file that grew after it was listed.
+    """
+    limit = limit if limit is not None else file_limit.get() or MAX_FILE_BYTES
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadFailure(f"not a regular file ({file_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise LoadFailure(too_large(info.st_size, limit))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise LoadFailure(too_large(len(data), limit))
+    return data
+
+
 def read_text(path: Path) -> str:
-    return decode(path.read_bytes())
+    return decode(read_bytes(path))
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def check_zip(
+    path: Path,
+    fmt: str = "zip",
+    max_unzipped: int | None = None,
+    max_entries: int | None = None,
+    max_ratio: float | None = None,
+) -> None:
+    """Refuse a zip-based file (docx, ...) before any parser sees it: not a zip, too many entries, too much
+    declared content, or an entry compressed more than `max_ratio` to one. Reads the central directory only.
+
+    The declared sizes bound what is inflated: Python's zipfile stops each entry at its `file_size`.
+    """
+    max_unzipped = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
+    max_entries = MAX_ZIP_ENTRIES if max_entries is None else max_entries
+    max_ratio = MAX_COMPRESSION_RATIO if max_ratio is None else max_ratio
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise LoadFailure(f"invalid {fmt}: not a zip archive or truncated ({exc})") from exc
+    except (EOFError, ValueError, NotImplementedError) as exc:
+        raise LoadFailure(f"invalid {fmt}: unreadable zip archive ({exc or type(exc).__name__})") from exc
+    if len(entries) > max_entries:
+        raise LoadFailure(f"refused {fmt}: {len(entries):,} zip entries, over the limit of {max_entries:,}")
+    total = sum(entry.file_size for entry in entries)
+    if total > max_unzipped:
+        raise LoadFailure(
+            f"refused {fmt}: unzips to {size_text(total)}, over the limit of {size_text(max_unzipped)}"
+        )
+    for entry in entries:
+        if entry.file_size > RATIO_MIN_BYTES and entry.file_size > max_ratio * max(entry.compress_size, 1):
+            ratio = entry.file_size / max(entry.compress_size, 1)
+            raise LoadFailure(
+                f"refused {fmt}: entry {entry.filename!r} is compressed {ratio:,.0f} to 1 "
+                f"({size_text(entry.file_size)}), over the limit of {max_ratio:g} to 1"
+            )
 
 
 def sections_from_headings(headings: Sequence[tuple[int, int, str]], text_len: int) -> list[Section]:

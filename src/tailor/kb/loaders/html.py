@@ -8,7 +8,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Declaration, ProcessingInstruction
 
-from tailor.kb.loaders.base import Loaded, collapse, normalise_newlines, sections_from_headings
+from tailor.kb.loaders.base import Loaded, collapse, normalise_newlines, read_bytes, sections_from_headings
 from tailor.records import LoadError
 
 NOISE = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template")
@@ -115,5 +115,5 @@ def html_to_text(markup: bytes | str) -> tuple[str, str, list[tuple[int, int, st
 
 
 def load_html(path: Path) -> list[Loaded | LoadError]:
-    title, text, headings = html_to_text(path.read_bytes())
+    title, text, headings = html_to_text(read_bytes(path))
     return [Loaded(text=text, title=title or path.stem, sections=sections_from_headings(headings, len(text)))]

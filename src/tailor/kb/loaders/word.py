@@ -11,7 +11,14 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from tailor.kb.loaders.base import Loaded, LoadFailure, collapse, normalise_newlines, sections_from_headings
+from tailor.kb.loaders.base import (
+    Loaded,
+    LoadFailure,
+    check_zip,
+    collapse,
+    normalise_newlines,
+    sections_from_headings,
+)
 from tailor.records import LoadError
 
 _HEADING_STYLE = re.compile(r"Heading (\d)$")
@@ -40,6 +47,7 @@ def _table_rows(table: Table) -> str:
 
 
 def load_docx(path: Path) -> list[Loaded | LoadError]:
+    check_zip(path, "docx")  # bounds before python-docx inflates anything
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
