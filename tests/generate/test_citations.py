@@ -167,3 +167,16 @@ def test_nli_model_without_entailment_label_is_rejected(embedder, tmp_path):
         CitationChecker(embedder, nli=NLISupport(str(folder), device="cpu")).check(
             "The cap is EUR 180 [1].", HITS
         )
+
+
+def test_an_answer_without_markers_is_attributed_to_the_block_that_supports_it(checker):
+    checked = checker.attribute("Mileage is reimbursed at EUR 0.25 per kilometre.", HITS)
+    (citation,) = checked.citations
+    assert citation.doc_id == "rail" and citation.marker == 2
+    assert RAIL[citation.start - 50 : citation.end - 50] == citation.quote  # an exact document span
+    assert "0.25 per kilometre" in citation.quote and not checked.unsupported
+
+
+def test_an_unsupported_unmarked_answer_gets_no_citation(checker):
+    checked = checker.attribute("The moon landing happened in July 1969.", HITS)
+    assert checked.citations == [] and checked.unsupported == ["The moon landing happened in July 1969."]

@@ -171,3 +171,47 @@ def test_a_prompt_longer_than_the_window_is_cut_in_the_middle(tiny_generator: HF
     assert "SYSTEM RULES" in text and text.rstrip().endswith(tiny_generator.build_prompt(messages)[-20:].rstrip())
     with pytest.raises(GeneratorError, match="no room"):
         tiny_generator.generate(messages, GenerationConfig(max_new_tokens=window))
+
+
+QUESTIONS = [
+    "What does the retriever do?",
+    "Why should answers cite their sources and stay short when the documents say little?",
+    "Which models need a GPU?",
+]
+
+
+def conversation(question: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": question}]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_batched_generation_equals_one_at_a_time(tiny_llm_dir: Path, batch_size: int) -> None:
+    generator = HFGenerator(str(tiny_llm_dir), device="cpu", batch_size=batch_size)
+    config = GenerationConfig(max_new_tokens=6)
+    single = [generator.generate(conversation(q), config) for q in QUESTIONS]
+    batched = generator.generate_batch([conversation(q) for q in QUESTIONS], config)
+    assert [b.text for b in batched] == [s.text for s in single]  # left padding changes nothing, in input order
+    assert [b.tokens_in for b in batched] == [s.tokens_in for s in single]
+    assert [b.tokens_out for b in batched] == [s.tokens_out for s in single]
+
+
+def test_batched_row_that_ends_early_is_cut_at_its_eos(eos_llm_dir: Path) -> None:
+    generator = HFGenerator(str(eos_llm_dir), device="cpu")
+    results = generator.generate_batch([conversation(q) for q in QUESTIONS], GenerationConfig(max_new_tokens=10))
+    assert all(r.finish_reason == "stop" and r.tokens_out == 1 and r.text == "" for r in results)
+
+
+def test_int8_quantises_the_decoder_linear_layers(tiny_llm_dir: Path) -> None:
+    generator = HFGenerator(str(tiny_llm_dir), device="cpu", quantize="int8")
+    result = generator.generate(MESSAGES, GenerationConfig(max_new_tokens=4))
+    assert result.tokens_out == 4
+    model = generator._load().model
+    linear = [type(m) for m in model.model.modules() if type(m).__name__ == "Linear"]
+    assert linear and all(t.__module__.startswith("torch.ao.nn.quantized.dynamic") for t in linear)
+    assert type(model.lm_head).__module__.startswith("torch.nn")  # the tied output layer stays fp32
+    assert generator.name.endswith("+int8")
+
+
+def test_unknown_quantisation_is_refused(tiny_llm_dir: Path) -> None:
+    with pytest.raises(GeneratorError, match="unknown quantize"):
+        HFGenerator(str(tiny_llm_dir), quantize="int3")

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailor.config_files import read_mapping, validate
-from tailor.finetune.config import default_home
+from tailor.home import default_home
 
 
 class AuditConfig(BaseModel):

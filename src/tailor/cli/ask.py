@@ -23,10 +23,10 @@ from rich.table import Table
 
 from tailor.audit import AuditConfig, AuditLog, default_audit_dir
 from tailor.cli._common import JsonOption, console, err_console, open_kb, print_json
-from tailor.finetune.config import default_home
 from tailor.finetune.registry import AdapterAccessError, AdapterEntry, AdapterRegistry, require_adapter_access
 from tailor.generate.base import GeneratorError
 from tailor.generate.strategies import STRATEGIES, AskConfig, make_strategy
+from tailor.home import default_home
 from tailor.records import Answer
 
 app = typer.Typer()
@@ -40,7 +40,7 @@ def ask(
     ] = None,
     strategy: Annotated[str | None, typer.Option(help="Strategy name; see `tailor strategies`.")] = None,
     generator: Annotated[
-        str | None, typer.Option(help="extractive | hf:<id-or-path> | openai:<base_url>#<model>.")
+        str | None, typer.Option(help="extractive | hf (the bundled smollm2-135m-instruct) | hf:<id, path or .gguf> | openai:<base_url>#<model>.")
     ] = None,
     adapter: Annotated[
         str | None, typer.Option(help="Registry adapter: NAME, NAME@VERSION or its folder (see `tailor adapters ls`).")

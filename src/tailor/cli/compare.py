@@ -28,12 +28,15 @@ def compare(
     out: Annotated[Path | None, typer.Option(help="Report folder (default out/compare).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of compare settings.")] = None,
     base_model: Annotated[
-        str | None, typer.Option(help="scratch | <hf id or path> | openai:<url>#<model>.")
+        str | None, typer.Option(help="smollm2-135m-instruct (default) | <.gguf file> | <hf id or path> | scratch "
+                                      "| openai:<url>#<model>.")
     ] = None,
     arms: Annotated[str | None, typer.Option(help="Comma-separated arm names to run (default: all).")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="Freshness: retrain adapters, timed.")] = False,
     judge: Annotated[str | None, typer.Option(help="Generator spec of an LLM judge (optional).")] = None,
     max_questions: Annotated[int | None, typer.Option(min=1, help="Ask only the first N questions.")] = None,
+    sample: Annotated[int | None, typer.Option(
+        min=0, help="With question_split: ask a stratified sample of N questions of its part; 0: all of them.")] = None,
     home: Annotated[Path | None, typer.Option(help="Data dir for models and adapters ($TAILOR_HOME).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     as_json: JsonOption = False,
@@ -55,6 +58,11 @@ def compare(
             if unknown:
                 raise ValueError(f"--arms: unknown arm(s) {unknown}; configured: {[a.name for a in settings.arms]}")
             settings = settings.model_copy(update={"arms": [a for a in settings.arms if a.name in wanted]})
+        if sample is not None:
+            if settings.question_split is None:
+                raise ValueError("--sample samples the questions of question_split, and the configuration has none")
+            split = settings.question_split.model_copy(update={"sample": sample or None})
+            settings = settings.model_copy(update={"question_split": split})
     except ValidationError as exc:
         err_console.print(f"[red]invalid compare configuration[/]\n{escape(str(exc))}")
         raise typer.Exit(2) from exc

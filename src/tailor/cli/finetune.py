@@ -21,8 +21,9 @@ from rich.table import Table
 import tailor.finetune.strategies  # noqa: F401  (registers the finetuned and hybrid strategies for `tailor ask`)
 from tailor.cli._common import EXIT_PARTIAL, JsonOption, console, err_console, print_json
 from tailor.config_files import ConfigFileError
-from tailor.finetune.config import DataConfig, FinetuneConfig, ScratchConfig, default_home, load_config
+from tailor.finetune.config import DataConfig, FinetuneConfig, ScratchConfig, load_config
 from tailor.finetune.registry import AdapterRegistry
+from tailor.home import default_home
 
 app = typer.Typer()
 data_app = typer.Typer(no_args_is_help=True, help="Build training data from a knowledge base.")

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tailor.cli._common import JsonOption, console, err_console, print_json
-from tailor.finetune.config import default_home
+from tailor.home import default_home
 
 app = typer.Typer()
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of `tailor serve`: create, list, revoke.")

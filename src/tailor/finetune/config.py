@@ -8,20 +8,16 @@ sets any subset of fields, and flags given on the command line win over the file
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tailor.base_models import DEFAULT_BASE_MODEL
 from tailor.config_files import read_mapping, validate
+from tailor.home import default_home
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def default_home() -> Path:
-    """The project's data dir: $TAILOR_HOME, else ./.tailor."""
-    return Path(os.environ.get("TAILOR_HOME", ".tailor"))
 
 
 class DataConfig(BaseModel):
@@ -69,7 +65,10 @@ class FinetuneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_model: str = Field(description="Hub id or local folder of the causal LM to adapt")
+    base_model: str = Field(
+        DEFAULT_BASE_MODEL, description="The causal LM to adapt: a hub id, a local folder, a .gguf file or a bundled "
+        "short name (default: smollm2-135m-instruct, offline)",
+    )
     dataset: Path = Field(description="Folder written by `tailor data build`")
     groups: list[str] | None = Field(
         None,

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tailor.base_models import file_sha256, gguf_source, is_gguf
+
 PROMOTED = "promoted"
 
 
@@ -221,7 +223,10 @@ class AdapterRegistry:
 
 
 def model_revision(model_id: str) -> str:
-    """The hub commit of a hub model; for a local folder, a sha256 over its config and weight files."""
+    """The hub commit of a hub model; a GGUF model's file hash; for a local folder, a sha256 over its config
+    and weight files."""
+    if is_gguf(model_id):
+        return f"gguf-sha256:{file_sha256(gguf_source(model_id))}"
     folder = Path(model_id).expanduser()
     if not folder.is_dir():
         from transformers import AutoConfig

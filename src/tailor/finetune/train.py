@@ -35,6 +35,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTConfig, SFTTrainer
 from trl.trainer.callbacks import RichProgressCallback
 
+from tailor.base_models import resolve_base_model
 from tailor.finetune.callbacks import (
     GenerationEvalCallback,
     JsonlMetricsCallback,
@@ -188,7 +189,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
 
     peft_config, quantization = METHODS[config.method](config)
     trainer = SFTTrainer(
-        model=config.base_model,
+        model=resolve_base_model(config.base_model, config.home),
         args=sft_config(config, run_dir, validate=validation is not None, cpu=cpu),
         train_dataset=splits["train"],
         eval_dataset=validation,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,6 +45,17 @@ class Generator(Protocol):
     def generate(self, messages: list[Message], config: GenerationConfig = DEFAULT_CONFIG) -> Generation: ...
 
     def stream(self, messages: list[Message], config: GenerationConfig = DEFAULT_CONFIG) -> Iterator[str]: ...
+
+
+def generate_many(
+    generator: Generator, conversations: Sequence[list[Message]], config: GenerationConfig = DEFAULT_CONFIG
+) -> list[Generation]:
+    """Every conversation completed: in batches where the backend has `generate_batch` (a local model
+    pays for its weights once per step, not once per question), one by one otherwise."""
+    batched = getattr(generator, "generate_batch", None)
+    if batched is not None:
+        return batched(conversations, config)
+    return [generator.generate(messages, config) for messages in conversations]
 
 
 class GeneratorError(RuntimeError):

@@ -146,6 +146,23 @@ class CitationChecker:
         checked.unsupported = [claim for i, claim in enumerate(claims) if claim and i not in supported]
         return checked
 
+    def attribute(self, text: str, hits: list[Hit]) -> CheckedAnswer:
+        """Citations for an answer that carries no markers (small models rarely write them): each sentence
+        is cited to the context block whose best passage supports it most, when that support clears the
+        threshold; the rest is flagged unsupported, as in `check`."""
+        claims = [_claim(s) for s in answer_sentences(text)]
+        checked = CheckedAnswer()
+        for index, claim in enumerate(claims):
+            if not claim or not hits:
+                continue
+            best = max((self._cite(index, n, hit, claim) for n, hit in enumerate(hits, start=1)),
+                       key=lambda c: c.support)
+            if best.support >= self.threshold:
+                checked.citations.append(best)
+        supported = {c.sentence for c in checked.citations}
+        checked.unsupported = [claim for i, claim in enumerate(claims) if claim and i not in supported]
+        return checked
+
     def _cite(self, index: int, marker: int, hit: Hit, claim: str) -> Citation:
         chunk = hit.chunk
         spans = split_sentences(chunk.text) or [(0, len(chunk.text))]

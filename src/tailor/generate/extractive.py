@@ -216,6 +216,9 @@ class ExtractiveReader:
     def read(self, question: str, prompt: Prompt) -> Reading:
         return self._reading(self.extract(question, prompt.hits))
 
+    def read_batch(self, questions: Sequence[str], prompts: Sequence[Prompt]) -> list[Reading]:
+        return [self.read(q, p) for q, p in zip(questions, prompts, strict=True)]
+
     def stream(self, question: str, prompt: Prompt) -> PyGenerator[str, None, Reading]:
         """Yield the answer text word by word; the generator returns the Reading."""
         extract = self.extract(question, prompt.hits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable, Sequence
 from collections.abc import Generator as PyGenerator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from transformers import (
     TextIteratorStreamer,
 )
 
+from tailor.base_models import resolve_base_model
 from tailor.generate.base import (
     DEFAULT_CONFIG,
     Generation,
@@ -100,6 +102,17 @@ def _quantized(model: Any) -> bool:
                 or getattr(base.config, "quantization_config", None))
 
 
+def _int8(model: PreTrainedModel) -> PreTrainedModel:
+    """The decoder's Linear layers as dynamically quantised int8 (per-channel weights, fp32 activations)."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    model.model = quantize_dynamic(model.model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    return model
+
+
+QUANTIZERS: dict[str | None, Callable[[PreTrainedModel], PreTrainedModel]] = {None: lambda model: model, "int8": _int8}
+
+
 @dataclass
 class _Loaded:
     model: PreTrainedModel
@@ -109,16 +122,30 @@ class _Loaded:
 
 
 class HFGenerator:
-    """A causal LM loaded with transformers from a hub id or a local directory, loaded on first use."""
+    """A causal LM loaded with transformers from a hub id, a local directory, a `.gguf` file or a bundled
+    short name (tailor.base_models), loaded on first use.
+
+    `generate_batch` answers many conversations at once: sorted by length, `batch_size` at a time, left
+    padded. `quantize="int8"` swaps the decoder's Linear layers for dynamically quantised int8 ones
+    (per-channel weights; the embeddings and the tied output layer stay fp32): faster on a CPU, and
+    benchmarks/generation_speed.py measures what it costs in accuracy.
+    """
 
     def __init__(
-        self, model: str, adapter: str | None = None, device: str | None = None, dtype: str | None = None
+        self, model: str, adapter: str | None = None, device: str | None = None, dtype: str | None = None,
+        quantize: str | None = None, batch_size: int = 8,
     ) -> None:
+        if quantize not in QUANTIZERS:
+            raise GeneratorError(f"unknown quantize {quantize!r}; use one of {sorted(q for q in QUANTIZERS if q)} or none")
+        if batch_size < 1:
+            raise GeneratorError(f"batch_size must be at least 1, not {batch_size}")
         self.model_id = model
         self.adapter = adapter
         self.device = _pick_device(device)
         self.dtype = _pick_dtype(dtype, self.device)
-        self.name = f"hf:{model}" + (f"+adapter:{adapter}" if adapter else "")
+        self.quantize = quantize
+        self.batch_size = batch_size
+        self.name = f"hf:{model}" + (f"+adapter:{adapter}" if adapter else "") + (f"+{quantize}" if quantize else "")
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self._warned_cut = False
@@ -135,8 +162,9 @@ class HFGenerator:
             if ref and ref.startswith((".", "/", "~")) and not Path(ref).expanduser().exists():
                 raise GeneratorError(f"{kind} path does not exist: {ref}")
         try:
-            model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.dtype, **local)
-            tokenizer = AutoTokenizer.from_pretrained(self.model_id, **local)
+            source = resolve_base_model(self.model_id)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=self.dtype, **local)
+            tokenizer = AutoTokenizer.from_pretrained(source, **local)
         except (OSError, ValueError) as exc:
             raise GeneratorError(f"cannot load model {self.model_id!r} as a causal LM: {exc}") from exc
         if self.adapter:
@@ -154,6 +182,7 @@ class HFGenerator:
                 # A quantised base keeps it separate.
                 model = model.merge_and_unload()
         model.to(self.device).eval()
+        model = QUANTIZERS[self.quantize](model)
         eos = model.generation_config.eos_token_id
         if eos is None:
             eos = tokenizer.eos_token_id
@@ -168,25 +197,29 @@ class HFGenerator:
             return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return plain_prompt(messages)
 
-    def _generate_kwargs(self, messages: list[Message], config: GenerationConfig) -> dict[str, Any]:
+    def _encode(self, messages: list[Message], config: GenerationConfig) -> dict[str, torch.Tensor]:
+        """The prompt's token ids, cut to the model's window (head and tail kept) when too long."""
         loaded = self._load()
         tokenizer = loaded.tokenizer
         inputs = tokenizer(
             self.build_prompt(messages),
             add_special_tokens=not tokenizer.chat_template,
             return_tensors="pt",
-        ).to(self.device)
+        )
         window = context_window(loaded.model)
         fitted = fit_context(inputs, window, config.max_new_tokens)
         if fitted["input_ids"].shape[1] < inputs["input_ids"].shape[1] and not self._warned_cut:
             self._warned_cut = True  # once per generator: a RAG run would repeat it for every question
             log.warning("prompts longer than %s's %d-token window are cut (head and tail kept), e.g. %d -> %d tokens",
                         self.model_id, window, inputs["input_ids"].shape[1], fitted["input_ids"].shape[1])
+        return fitted
+
+    def _decoding_kwargs(self, config: GenerationConfig) -> dict[str, Any]:
+        loaded = self._load()
         kwargs: dict[str, Any] = {
-            **fitted,
             "max_new_tokens": config.max_new_tokens,
             "pad_token_id": loaded.pad_id,
-            "tokenizer": tokenizer,
+            "tokenizer": loaded.tokenizer,
         }
         if config.stop:
             kwargs["stop_strings"] = [s for s in config.stop if s]
@@ -198,19 +231,54 @@ class HFGenerator:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
 
+    def _generate_kwargs(self, messages: list[Message], config: GenerationConfig) -> dict[str, Any]:
+        fitted = self._encode(messages, config)
+        return {**{k: v.to(self.device) for k, v in fitted.items()}, **self._decoding_kwargs(config)}
+
     def _finish(self, output: torch.Tensor, n_in: int, config: GenerationConfig) -> Generation:
+        return self._finished(output[0, n_in:].tolist(), n_in, config)
+
+    def _finished(self, new_ids: list[int], n_in: int, config: GenerationConfig) -> Generation:
         loaded = self._load()
-        new_ids = output[0, n_in:].tolist()
+        ends = [i for i, token in enumerate(new_ids) if token in loaded.eos_ids]
+        if ends:  # in a batch, a row that ended early is padded after its EOS
+            new_ids = new_ids[: ends[0] + 1]
         text, hit_stop = cut_at_stop(loaded.tokenizer.decode(new_ids, skip_special_tokens=True), config.stop)
-        ended = hit_stop or bool(new_ids and new_ids[-1] in loaded.eos_ids)
+        ended = hit_stop or bool(ends)
         finish = "length" if len(new_ids) >= config.max_new_tokens and not ended else "stop"
         return Generation(text=text, tokens_in=n_in, tokens_out=len(new_ids), finish_reason=finish)
 
     def generate(self, messages: list[Message], config: GenerationConfig = DEFAULT_CONFIG) -> Generation:
         """Complete the conversation in one go."""
         kwargs = self._generate_kwargs(messages, config)
-        output = self._load().model.generate(**kwargs)
+        with torch.inference_mode():
+            output = self._load().model.generate(**kwargs)
         return self._finish(output, kwargs["input_ids"].shape[1], config)
+
+    def generate_batch(
+        self, conversations: Sequence[list[Message]], config: GenerationConfig = DEFAULT_CONFIG
+    ) -> list[Generation]:
+        """Complete every conversation; greedy answers equal `generate`'s up to padding's rounding."""
+        prompts = [self._encode(messages, config)["input_ids"][0] for messages in conversations]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths pad least
+        results: dict[int, Generation] = {}
+        decoding = self._decoding_kwargs(config)
+        pad = self._load().pad_id if self._load().pad_id is not None else 0
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = max(len(prompts[i]) for i in rows)
+            ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for row, i in enumerate(rows):
+                ids[row, width - len(prompts[i]) :] = prompts[i]
+                mask[row, width - len(prompts[i]) :] = 1
+            with torch.inference_mode():
+                output = self._load().model.generate(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **decoding
+                )
+            for row, i in enumerate(rows):
+                results[i] = self._finished(output[row, width:].tolist(), len(prompts[i]), config)
+        return [results[i] for i in range(len(prompts))]
 
     def stream(
         self, messages: list[Message], config: GenerationConfig = DEFAULT_CONFIG

@@ -19,12 +19,12 @@ from tailor.generate.base import Message
 from tailor.records import Hit
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
-_FENCE_RUN = re.compile(r"<{3,}|>{3,}")
-_LOOKALIKE = str.maketrans("<>", "\u2039\u203a")
+_FENCE_RUN = re.compile(r"<{3,}|>{3,}|\"{3,}")
+_LOOKALIKE = str.maketrans("<>\"", "\u2039\u203a\u201d")
 
 
 def neutralise(text: str) -> str:
-    """Text with fence-like runs (<<<, >>>>) defused; everything else is kept as it was."""
+    """Text with fence-like runs (<<<, >>>>, \"\"\") defused; everything else is kept as it was."""
     return _FENCE_RUN.sub(lambda m: m.group().translate(_LOOKALIKE), text)
 
 

@@ -7,11 +7,12 @@ comes back; the extractive reader (tailor.generate.extractive) quotes the contex
 from __future__ import annotations
 
 from collections.abc import Generator as PyGenerator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tailor.generate.base import DEFAULT_CONFIG, Generation, GenerationConfig, Generator
-from tailor.generate.citations import CitationChecker, is_abstention
+from tailor.generate.base import DEFAULT_CONFIG, Generation, GenerationConfig, Generator, generate_many
+from tailor.generate.citations import CitationChecker, is_abstention, markers
 from tailor.generate.prompts import Prompt
 from tailor.records import Citation
 
@@ -36,11 +37,14 @@ class Reader(Protocol):
 
     def read(self, question: str, prompt: Prompt) -> Reading: ...
 
+    def read_batch(self, questions: Sequence[str], prompts: Sequence[Prompt]) -> list[Reading]: ...
+
     def stream(self, question: str, prompt: Prompt) -> PyGenerator[str, None, Reading]: ...
 
 
 class LLMReader:
-    """Any `Generator` (hf, openai, ...) prompted with the template; its citations checked afterwards."""
+    """Any `Generator` (hf, openai, ...) prompted with the template; its [n] citations checked afterwards,
+    or, when the answer has none, attributed to the blocks that support it (`CitationChecker.attribute`)."""
 
     def __init__(
         self, generator: Generator, checker: CitationChecker, config: GenerationConfig = DEFAULT_CONFIG
@@ -53,6 +57,10 @@ class LLMReader:
     def read(self, question: str, prompt: Prompt) -> Reading:
         return self._finish(self.generator.generate(prompt.messages, self.config), prompt)
 
+    def read_batch(self, questions: Sequence[str], prompts: Sequence[Prompt]) -> list[Reading]:
+        generations = generate_many(self.generator, [p.messages for p in prompts], self.config)
+        return [self._finish(g, p) for g, p in zip(generations, prompts, strict=True)]
+
     def stream(self, question: str, prompt: Prompt) -> PyGenerator[str, None, Reading]:
         generation = yield from self.generator.stream(prompt.messages, self.config)  # type: ignore[misc]
         return self._finish(generation, prompt)
@@ -63,6 +71,8 @@ class LLMReader:
         if is_abstention(text):
             return Reading(text=text, abstained=True, **tokens)
         checked = self.checker.check(text, prompt.hits)
+        if prompt.hits and not markers(text):
+            checked = self.checker.attribute(text, prompt.hits)
         return Reading(
             text=text,
             citations=checked.citations,

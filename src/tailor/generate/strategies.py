@@ -17,11 +17,13 @@ from typing import Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tailor.base_models import preferred_settings
 from tailor.config_files import read_mapping, validate
 from tailor.generate.base import GenerationConfig, GeneratorError
 from tailor.generate.citations import CitationChecker, NLISupport
 from tailor.generate.extractive import ABSTAIN_BELOW, ExtractiveReader
-from tailor.generate.prompts import PromptBuilder
+from tailor.generate.focus import Focused, SentenceFocus
+from tailor.generate.prompts import Prompt, PromptBuilder
 from tailor.generate.readers import LLMReader, Reader, Reading
 from tailor.generate.registry import FACTORIES, make_generator
 from tailor.kb.embedding import Embedder, make_embedder
@@ -36,7 +38,8 @@ class AskConfig(BaseModel):
 
     strategy: str = Field("rag", description="Key in STRATEGIES (`tailor strategies` lists them)")
     generator: str = Field(
-        "extractive", description="extractive | hf:<id-or-path> | openai:<base_url>#<model>"
+        "extractive", description="extractive | hf (the bundled smollm2-135m-instruct) | hf:<id, path, .gguf or "
+        "short name> | openai:<base_url>#<model>"
     )
     adapter: str | None = Field(None, description="LoRA adapter folder loaded onto an hf: model")
     model: str | None = Field(None, description="Model name for an openai: generator without #<model>")
@@ -46,6 +49,19 @@ class AskConfig(BaseModel):
         None, description="Prompt template name or .jinja path; None: the strategy's"
     )
     max_new_tokens: int = Field(256, ge=1, description="Longest LLM answer, in tokens")
+    focus_sentences: int | None = Field(
+        None, ge=0, description="LLM RAG: give the prompt only the N best sentences of the hits (with neighbours); "
+        "small models read short context better. 0: whole chunks; None: the model's measured default, else 0",
+    )
+    focus_window: int = Field(1, ge=0, description="Neighbouring sentences kept on each side of a focused one")
+    focus_abstain_below: float | None = Field(
+        None, ge=0, le=1, description="With focus: abstain without generating when the extractive reader's "
+        "confidence in the best sentence is below this. None: the model's measured default, else never",
+    )
+    quantize: Literal["int8"] | None = Field(
+        None, description="hf: int8 dynamic quantisation of the decoder's Linear layers (faster on CPU)"
+    )
+    batch_size: int = Field(8, ge=1, description="hf: questions generated together when answering many at once")
     temperature: float = Field(0.0, ge=0, description="0 decodes greedily (reproducible answers)")
     abstain_below: float = Field(ABSTAIN_BELOW, ge=0, le=1, description="Extractive: confidence to answer")
     support_threshold: float = Field(0.5, ge=0, le=1, description="LLM citations: support below is flagged")
@@ -59,6 +75,11 @@ class AskConfig(BaseModel):
 
 
 Interrupted = Callable[[Answer], None]
+Focus = Callable[[str, Sequence[Hit]], Focused]
+
+
+def _unsure() -> Reading:
+    return Reading(text="I don't know.", abstained=True)
 
 
 class Strategy(Protocol):
@@ -71,6 +92,8 @@ class Strategy(Protocol):
     name: str
 
     def answer(self, question: str, groups: Sequence[str]) -> Answer: ...
+
+    def answer_batch(self, questions: Sequence[str], groups: Sequence[Sequence[str]]) -> list[Answer]: ...
 
     def stream(
         self, question: str, groups: Sequence[str], on_close: Interrupted | None = None
@@ -139,6 +162,8 @@ class PipelineStrategy:
     reader: Reader
     prompts: PromptBuilder
     retriever: KBRetriever | None = None
+    focus: Focus | None = None  # narrows the hits the prompt shows (tailor.generate.focus)
+    abstain_below: float = 0.0  # with focus: the focus's confidence under which the reader is not asked
 
     def answer(self, question: str, groups: Sequence[str]) -> Answer:
         run = self._run(question, groups, streaming=False)
@@ -148,6 +173,26 @@ class PipelineStrategy:
             except StopIteration as done:
                 return done.value
 
+    def answer_batch(self, questions: Sequence[str], groups: Sequence[Sequence[str]]) -> list[Answer]:
+        """Each question as its own groups; the reader reads them together (an LLM generates in batches).
+        Each answer's `generate` time is its share of the batch's: the time per question at that throughput."""
+        retrieved = []
+        for question, caller in zip(questions, groups, strict=True):
+            _check_groups(caller)
+            retrieved.append(self.retriever.run(question, tuple(caller)) if self.retriever
+                             else ([], {"retrieve": 0.0, "rerank": 0.0}))
+        started = time.perf_counter()
+        prompts = [self._prompt(q, hits) for q, (hits, _) in zip(questions, retrieved, strict=True)]
+        asked = [i for i, (_, sure) in enumerate(prompts) if sure]
+        found = iter(self.reader.read_batch([questions[i] for i in asked], [prompts[i][0] for i in asked]))
+        readings = [next(found) if sure else _unsure() for _, sure in prompts]
+        share = _ms(started) / max(len(questions), 1)
+        answers = []
+        for question, (hits, timings), reading in zip(questions, retrieved, readings, strict=True):
+            timings = {**timings, "generate": share, "total": timings["retrieve"] + timings["rerank"] + share}
+            answers.append(self._answer(question, hits, timings, reading))
+        return answers
+
     def stream(
         self, question: str, groups: Sequence[str], on_close: Interrupted | None = None
     ) -> PyGenerator[str, None, Answer]:
@@ -156,16 +201,19 @@ class PipelineStrategy:
     def _run(
         self, question: str, groups: Sequence[str], streaming: bool, on_close: Interrupted | None = None
     ) -> PyGenerator[str, None, Answer]:
-        if isinstance(groups, str) or not groups:
-            raise ValueError("answer as a non-empty sequence of access groups, e.g. ('public',)")
+        _check_groups(groups)
         hits: list[Hit] = []
         timings = {"retrieve": 0.0, "rerank": 0.0}
         if self.retriever:  # its times leave out loading the embedding model on first use
             hits, timings = self.retriever.run(question, tuple(groups))
         started = time.perf_counter()
-        prompt = self.prompts.build(question, hits)
+        prompt, sure = self._prompt(question, hits)
         generating = time.perf_counter()
-        if streaming:
+        if not sure:
+            reading = _unsure()
+            if streaming:
+                yield reading.text
+        elif streaming:
             sent: list[str] = []
             try:
                 reading: Reading = yield from _sending(self.reader.stream(question, prompt), sent)
@@ -180,6 +228,16 @@ class PipelineStrategy:
             reading = self.reader.read(question, prompt)
         timings["generate"] = _ms(generating)
         timings["total"] = timings["retrieve"] + timings["rerank"] + _ms(started)
+        return self._answer(question, hits, timings, reading)
+
+    def _prompt(self, question: str, hits: list[Hit]) -> tuple[Prompt, bool]:
+        """The prompt, and whether the reader should be asked (False: too unsure, abstain without it)."""
+        if not (self.focus and hits):
+            return self.prompts.build(question, hits), True
+        focused = self.focus(question, hits)
+        return self.prompts.build(question, focused.hits), focused.confidence >= self.abstain_below
+
+    def _answer(self, question: str, hits: list[Hit], timings: dict[str, float], reading: Reading) -> Answer:
         return Answer(
             question=question,
             text=reading.text,
@@ -194,6 +252,11 @@ class PipelineStrategy:
             dropped_markers=reading.dropped_markers,
             unsupported=reading.unsupported,
         )
+
+
+def _check_groups(groups: Sequence[str]) -> None:
+    if isinstance(groups, str) or not groups:
+        raise ValueError("answer as a non-empty sequence of access groups, e.g. ('public',)")
 
 
 def _sending(pieces: PyGenerator[str, None, Reading], sent: list[str]) -> PyGenerator[str, None, Reading]:
@@ -242,7 +305,8 @@ def _extractive(config: AskConfig, embedder: Embedder) -> Reader:
 
 
 def _llm(config: AskConfig, embedder: Embedder) -> Reader:
-    generator = make_generator(config.generator, adapter=config.adapter, model=config.model)
+    generator = make_generator(config.generator, adapter=config.adapter, model=config.model,
+                               quantize=config.quantize, batch_size=config.batch_size)
     nli = NLISupport(config.nli_model) if config.nli_model else None
     checker = CitationChecker(embedder, threshold=config.support_threshold, nli=nli)
     generation = GenerationConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature)
@@ -263,6 +327,14 @@ def make_reader(config: AskConfig, embedder: Embedder) -> Reader:
     return READERS[kind](config, embedder)
 
 
+def with_model_defaults(config: AskConfig) -> AskConfig:
+    """`config` with the settings measured best for its model (a bundled one) where it leaves them unset."""
+    kind, _, target = config.generator.partition(":")
+    preferred = preferred_settings(target, config.strategy) if kind == "hf" else {}
+    unset = {k: v for k, v in preferred.items() if getattr(config, k) is None}
+    return config.model_copy(update=unset) if unset else config
+
+
 def make_strategy(config: AskConfig, kb: KnowledgeBase | None = None) -> Strategy:
     """The strategy named in `config`, reading from `kb` when it retrieves."""
     spec = STRATEGIES.get(config.strategy)
@@ -272,11 +344,19 @@ def make_strategy(config: AskConfig, kb: KnowledgeBase | None = None) -> Strateg
         raise ValueError(f"strategy {config.strategy!r} retrieves: give it a knowledge base")
     if spec.needs_adapter and not config.adapter:
         raise ValueError(f"strategy {config.strategy!r} needs an adapter")
+    config = with_model_defaults(config)
     retriever = KBRetriever(kb, config.top_k, config.mode) if spec.retrieves and kb is not None else None
     embedder = retriever.embedder if retriever else kb.embedder if kb is not None else make_embedder()
+    reader = make_reader(config, embedder)
+    focus = None
+    if retriever and config.focus_sentences and not isinstance(reader, ExtractiveReader):
+        focus = SentenceFocus(ExtractiveReader(embedder), config.focus_sentences, config.focus_window)
+    abstain_below = config.focus_abstain_below if focus and config.focus_abstain_below is not None else 0.0
     return PipelineStrategy(
         name=config.strategy,
-        reader=make_reader(config, embedder),
+        reader=reader,
         prompts=PromptBuilder(config.template or spec.template),
         retriever=retriever,
+        focus=focus,
+        abstain_below=abstain_below,
     )

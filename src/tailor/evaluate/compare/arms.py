@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tailor.base_models import MARKER as GGUF_MARKER
 from tailor.evaluate.compare.config import BASE, ArmConfig
 from tailor.finetune.registry import AdapterAccessError, AdapterEntry, require_adapter_access
 from tailor.finetune.scratch import LABEL, is_scratch_model
@@ -70,6 +73,9 @@ def describe_model(generator: str) -> str:
     kind, _, target = generator.partition(":")
     if kind == "hf" and is_scratch_model(target):
         return f"{target} ({LABEL})"
+    if kind == "hf" and (Path(target) / GGUF_MARKER).is_file():
+        facts = json.loads((Path(target) / GGUF_MARKER).read_text())
+        return f"{facts.get('label', target)} (GGUF {Path(facts.get('source', '')).name}, converted to {target})"
     return target
 
 
@@ -90,6 +96,9 @@ def build_strategy(plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
         top_k=plan.config.top_k,
         max_new_tokens=plan.config.max_new_tokens,
         temperature=0.0,
+        template=plan.config.template,
+        quantize=plan.config.quantize if plan.generator.startswith("hf:") else None,
+        batch_size=plan.config.batch_size,
     )
     return make_strategy(config, kb if plan.retrieves else None)
 

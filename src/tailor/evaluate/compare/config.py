@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tailor.base_models import DEFAULT_BASE_MODEL
 from tailor.config_files import read_mapping, validate
+from tailor.evaluate.compare.splits import QuestionSplit
 
 BASE = "base"
 """Generator spec meaning "the base model": hf:<base_model>, or the openai endpoint given as base."""
@@ -35,6 +37,11 @@ class ArmConfig(BaseModel):
     data_format: Literal["qa", "raft"] = Field("qa", description="Training data of a trained adapter")
     top_k: int = Field(5, ge=1, description="Context blocks retrieved")
     max_new_tokens: int = Field(48, ge=1, description="Longest generated answer")
+    template: str | None = Field(
+        None, description="Prompt template (name or .jinja path); None: the strategy's default for this base model"
+    )
+    quantize: Literal["int8"] | None = Field(None, description="hf: int8 dynamic quantisation (faster on CPU)")
+    batch_size: int = Field(8, ge=1, description="Questions generated together (speed only; greedy answers are unchanged)")
 
     @model_validator(mode="after")
     def _adapter_default(self) -> ArmConfig:
@@ -151,9 +158,9 @@ class CompareConfig(BaseModel):
     out: Path = Field(Path("out/compare"), description="Report folder (report.html, report.json, summary.md)")
     home: Path | None = Field(None, description="Project data dir for models and adapters; default $TAILOR_HOME")
     base_model: str = Field(
-        "scratch",
-        description="'scratch' (the offline demonstration model, built once), an HF id or local path, "
-        "or 'openai:<url>#<model>' (the non-adapter arms only)",
+        DEFAULT_BASE_MODEL,
+        description="'smollm2-135m-instruct' (bundled, offline), a .gguf file, an HF id or local path, 'scratch' "
+        "(the from-scratch demonstration model, for fast tests), or 'openai:<url>#<model>' (the non-adapter arms only)",
     )
     scratch: dict[str, Any] = Field(default_factory=dict, description="ScratchConfig fields for base_model: scratch")
     arms: list[ArmConfig] = Field(default_factory=lambda: [a.model_copy() for a in DEFAULT_ARMS])
@@ -168,6 +175,10 @@ class CompareConfig(BaseModel):
     probes: ProbeConfig = Field(default_factory=ProbeConfig)
     prices: Prices = Field(default_factory=Prices)
     max_questions: int | None = Field(None, ge=1, description="Ask only the first N questions (quick runs)")
+    question_split: QuestionSplit | None = Field(
+        None, description="Ask one part of a seeded by-document split (and a stratified sample of it): the part "
+        "not used to choose settings (the report states it)",
+    )
     bootstrap: int = Field(1000, ge=100, description="Bootstrap resamples for every CI")
     seed: int = 0
 

@@ -1,7 +1,8 @@
 """The forgetting probe: what an adapter costs the base model's general abilities.
 
 For each arm with an adapter, on the same base model with and without the adapter: perplexity on
-held-out general text (passages no model here was trained on) and accuracy on general questions.
+held-out general text (passages no model here was trained on) and accuracy on general questions, with
+`general_retained`: the share of the questions the base model answers correctly that the adapter still does.
 The defaults are small sets written for Tailor (probe_data/); both are configurable.
 """
 
@@ -100,6 +101,7 @@ def forgetting_probe(plans: Sequence[ArmPlan], probes: ProbeConfig,
                 accuracy = _accuracy(tuned, tokenizer, rows)
             change = [math.exp(a - b) - 1.0 for a, b in zip(nll, base_nll, strict=True)]
             accuracy_change = [a - b for a, b in zip(accuracy, base_accuracy, strict=True)]
+            known = [a for a, b in zip(accuracy, base_accuracy, strict=True) if b]  # what the base model knew
             arms[plan.name] = {
                 "perplexity": math.exp(sum(nll) / len(nll)),
                 "perplexity_base": math.exp(sum(base_nll) / len(base_nll)),
@@ -107,6 +109,8 @@ def forgetting_probe(plans: Sequence[ArmPlan], probes: ProbeConfig,
                 "general_accuracy": estimate_dict(accuracy),
                 "general_accuracy_base": sum(base_accuracy) / len(base_accuracy),
                 "general_accuracy_change": estimate_dict(accuracy_change),
+                "general_retained": estimate_dict(known),
+                "general_known_by_base": len(known),
             }
             done += 1
             progress("forgetting probe", done, total)

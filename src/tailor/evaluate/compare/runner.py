@@ -30,6 +30,7 @@ import torch
 
 import tailor
 from tailor.audit import AuditLog, default_audit_dir
+from tailor.base_models import BaseModelError, is_gguf, model_facts, preferred_settings, resolve_base_model
 from tailor.evaluate.compare.adherence import violations
 from tailor.evaluate.compare.arms import ArmPlan, build_strategy, describe_model, refusal, resolve_generator
 from tailor.evaluate.compare.cache import AnswerCache, cache_key
@@ -41,14 +42,16 @@ from tailor.evaluate.compare.probes import forgetting_probe
 from tailor.evaluate.compare.questions import Question, QuestionSet, load_questions
 from tailor.evaluate.compare.recommend import recommend
 from tailor.evaluate.compare.scoring import score_answer, states_answer
+from tailor.evaluate.compare.splits import select
 from tailor.evaluate.compare.stats import compare_paired, estimate_dict
 from tailor.evaluate.compare.training import TrainedAdapter, ensure_scratch_model, train_adapter
-from tailor.finetune.config import DataConfig, default_home
+from tailor.finetune.config import DataConfig
 from tailor.finetune.data import build_dataset, unreadable_rows
 from tailor.finetune.registry import AdapterRegistry
 from tailor.finetune.scratch import is_scratch_model
 from tailor.generate.base import GeneratorError
 from tailor.generate.strategies import Strategy
+from tailor.home import default_home
 from tailor.kb.copy import copy_store
 from tailor.kb.knowledge_base import KnowledgeBase
 from tailor.kb.loaders import load_documents
@@ -112,6 +115,8 @@ class CompareRun:
                 self.log(f"skipped question: {error.reason}")
         else:
             found = self.generate_questions(kb)
+        if self.config.question_split:
+            found.questions = select(found.questions, self.config.question_split)
         if self.config.max_questions:
             found.questions = found.questions[: self.config.max_questions]
         if not found.questions:
@@ -148,6 +153,14 @@ class CompareRun:
             self.progress("base model (scratch, built once)", 1, 1)
             return f"hf:{path}", None, {"kind": "scratch", "path": path, "parameters": facts.get("parameters"),
                                         "build_seconds": facts.get("seconds"), "reused": facts.get("reused")}
+        if is_gguf(base):
+            self.progress(f"base model ({base}, converted once)", 0, 1)
+            try:
+                folder = resolve_base_model(base, self.home, progress=False)
+            except BaseModelError as exc:
+                return None, str(exc), {"kind": "gguf", "spec": base}
+            self.progress(f"base model ({base}, converted once)", 1, 1)
+            return f"hf:{folder}", None, model_facts(base, self.home)
         if Path(base).expanduser().is_dir():
             return f"hf:{base}", None, {"kind": "hf", "path": base}
         try:
@@ -188,6 +201,8 @@ class CompareRun:
             plan.fingerprint = {
                 "strategy": arm.strategy, "generator": generator, "top_k": arm.top_k,
                 "max_new_tokens": arm.max_new_tokens, "tailor": tailor.__version__,
+                "template": arm.template, "quantize": arm.quantize,
+                "model_settings": preferred_settings(generator.removeprefix("hf:"), arm.strategy),
                 "adapter": [plan.adapter.ref, plan.adapter.manifest.get("created_at")] if plan.adapter else None,
             }
             plans.append(plan)
@@ -219,27 +234,40 @@ class CompareRun:
     def ask(self, plan: ArmPlan, strategy: Strategy | None, questions: Sequence[Question], kb_state: str,
             phase: str, kb_version: int | None, groups: Sequence[str] | None = None,
             check_access: bool = True) -> dict[str, dict[str, Any]]:
-        """Every question through one arm; cached answers are reused, new ones committed one by one."""
+        """Every question through one arm, a batch at a time; cached answers are reused, new ones committed
+        as each batch finishes (a killed run loses at most one batch)."""
         answers: dict[str, dict[str, Any]] = {}
-        for done, question in enumerate(questions):
-            caller = tuple(sorted(groups or question.groups))
-            key = cache_key(plan.fingerprint, question.question, caller, kb_state if plan.retrieves else None,
-                            check_access)
-            cached = self.cache.get(key)
-            if cached is None:
-                problem = plan.access_problem(caller) if check_access else None
-                if problem:
+        size = plan.config.batch_size
+        for start in range(0, len(questions), size):
+            batch = questions[start : start + size]
+            callers = {q.id: tuple(sorted(groups or q.groups)) for q in batch}
+            keys = {q.id: cache_key(plan.fingerprint, q.question, callers[q.id],
+                                    kb_state if plan.retrieves else None, check_access) for q in batch}
+            todo = []
+            for question in batch:
+                cached = self.cache.get(keys[question.id])
+                problem = plan.access_problem(callers[question.id]) if check_access and cached is None else None
+                if cached is not None:
+                    answers[question.id] = cached
+                elif problem:
                     answer = refusal(plan, question.question, problem)
-                    self.record(plan, answer, caller, kb_version, outcome="refused", reason=problem)
+                    self.record(plan, answer, callers[question.id], kb_version, outcome="refused", reason=problem)
+                    answers[question.id] = self.commit(keys[question.id], plan, answer)
                 else:
-                    assert strategy is not None
-                    answer = strategy.answer(question.question, caller)
-                    self.record(plan, answer, caller, kb_version)
-                cached = answer_record(answer)
-                self.cache.put(key, plan.name, cached)
-            answers[question.id] = cached
-            self.progress(phase, done + 1, len(questions))
+                    todo.append(question)
+            if todo:
+                assert strategy is not None
+                found = strategy.answer_batch([q.question for q in todo], [callers[q.id] for q in todo])
+                for question, answer in zip(todo, found, strict=True):
+                    self.record(plan, answer, callers[question.id], kb_version)
+                    answers[question.id] = self.commit(keys[question.id], plan, answer)
+            self.progress(phase, min(start + size, len(questions)), len(questions))
         return answers
+
+    def commit(self, key: str, plan: ArmPlan, answer: Answer) -> dict[str, Any]:
+        record = answer_record(answer)
+        self.cache.put(key, plan.name, record)
+        return record
 
     def strategy(self, plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
         """The arm's strategy over `kb`, built once: the answering, freshness and leak phases share its model."""
@@ -523,6 +551,7 @@ class CompareRun:
                           "answerable": sum(q.answerable for q in questions),
                           "unanswerable": sum(not q.answerable for q in questions),
                           "generated": question_set.generated,
+                          "split": self.config.question_split.model_dump() if self.config.question_split else None,
                           "errors": [{"path": e.path, "reason": e.reason} for e in question_set.errors]},
             "primary_metric": self.config.primary_metric,
             "arms": [p.to_dict() for p in plans],

@@ -102,6 +102,7 @@ class ForgettingRow:
     general_accuracy: Estimate | None
     general_accuracy_base: Number | None
     general_accuracy_change: Estimate | None
+    general_retained: Estimate | None  # of the general questions the base model answered correctly
     domain_gain: Estimate | None
 
 
@@ -303,6 +304,7 @@ def forgetting(report: ReportField) -> Forgetting | None:
             general_accuracy_change=entry.field("general_accuracy_change").estimate(
                 "general_accuracy_change", arm, kind="signed"
             ),
+            general_retained=entry.field("general_retained").estimate("general_retained", arm),
             domain_gain=entry.field("domain_gain").estimate("domain_gain", arm, kind="signed"),
         )
         for arm, entry in block.field("arms").entries()
