@@ -4,7 +4,7 @@ import json
 
 import httpx
 import pytest
-from serve_support import Keys, wait_job
+from helpers.serve_support import Keys, wait_job
 
 from tailor.serve.schemas import AnswerOut
 
@@ -115,7 +115,10 @@ def test_an_upload_is_ingested_by_a_job_with_per_file_errors_then_answered_and_d
     assert ask(server, keys.public, question).json()["citations"] == [] or all(
         c["doc_id"] != "Zephyr_launch.md" for c in ask(server, keys.public, question).json()["citations"])
     document = httpx.get(f"{server}/v1/documents/Zephyr_launch.md", headers=H(keys.hr)).json()
-    assert document["groups"] == ["hr"] and document["source"] == "upload:Zephyr_launch.md"
+    assert document["groups"] == ["hr"] and document["source"] == "Zephyr_launch.md"  # no server paths
+    as_admin = httpx.get(f"{server}/v1/documents/Zephyr_launch.md", headers=H(keys.admin)).json()
+    assert as_admin["source"] == as_admin["metadata"]["path"] == "upload:Zephyr_launch.md"
+    assert "path" not in document["metadata"]
 
     assert httpx.delete(f"{server}/v1/documents/Zephyr_launch.md", headers=H(keys.admin)).status_code == 204
     assert httpx.get(f"{server}/v1/documents/Zephyr_launch.md", headers=H(keys.hr)).status_code == 404
@@ -130,7 +133,9 @@ def test_a_text_upload_cannot_take_over_a_document_the_admin_cannot_see(server, 
     assert job["status"] == "succeeded"
     takeover = wait_job(server, httpx.post(f"{server}/v1/documents", headers=H(keys.public_admin), json=body)
                         .json()["job"]["id"], keys.public_admin)
-    assert takeover["status"] == "partial" and "taken" in takeover["errors"][0]["reason"]
+    reason = takeover["errors"][0]["reason"]
+    assert takeover["status"] == "partial" and "cannot be written" in reason
+    assert not any(word in reason for word in ("taken", "outside", "exists", "hr"))  # nothing about the other
     assert httpx.get(f"{server}/v1/documents/notes.md", headers=H(keys.hr)).json()["groups"] == ["hr"]
 
 
@@ -250,8 +255,18 @@ def test_reports_are_listed_and_served_to_admins_only(served, server, keys):
     reports = served[1].serve.reports
     (reports / "2026-run").mkdir(parents=True)
     (reports / "2026-run" / "report.html").write_text("<h1>Compare: rag wins</h1>")
+    # a report of `tailor compare` counts as made with every group of its knowledge base
+    (reports / "2026-run" / "report.json").write_text(json.dumps({"kb": {"groups": {"public": 3, "hr": 1}}}))
+    (reports / "no-groups").mkdir(parents=True)
+    (reports / "no-groups" / "report.html").write_text("<h1>whose?</h1>")  # groups unknown: shown to no key
     listed = httpx.get(f"{server}/v1/reports", headers=H(keys.admin)).json()
-    assert [r["name"] for r in listed] == ["2026-run"]
+    assert [r["name"] for r in listed] == ["2026-run"] and listed[0]["groups"] == ["hr", "public"]
+    assert httpx.get(f"{server}/v1/reports", headers=H(keys.public_admin)).json() == []
+    hidden = httpx.get(f"{server}/reports/2026-run/report.html", headers=H(keys.public_admin))
+    missing = httpx.get(f"{server}/reports/2026-nope/report.html", headers=H(keys.public_admin))
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error"]["message"].replace("2026-run", "2026-nope") == missing.json()["error"]["message"]
+    assert httpx.get(f"{server}/reports/no-groups/report.html", headers=H(keys.admin)).status_code == 404
     page = httpx.get(f"{server}{listed[0]['url']}", headers=H(keys.admin))
     assert page.status_code == 200 and "rag wins" in page.text
     assert "sandbox" in page.headers["content-security-policy"]
@@ -302,7 +317,7 @@ def test_every_answer_of_every_route_is_audited_by_key_id_never_the_key(served, 
 
 
 def test_rate_limits_timeouts_and_configured_cors(served, embedder, tmp_path):
-    from serve_support import running
+    from helpers.serve_support import running
 
     from tailor.serve.app import create_app
     from tailor.serve.config import LimitsConfig, ServeConfig, ServeSettings

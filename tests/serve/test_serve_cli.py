@@ -10,7 +10,7 @@ import sys
 
 import httpx
 import pytest
-from serve_support import free_port_socket, wait_ready
+from helpers.serve_support import free_port_socket, wait_ready
 from typer.testing import CliRunner
 
 from tailor.cli import app

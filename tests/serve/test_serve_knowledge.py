@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from serve_support import DOCS
+from helpers.serve_support import DOCS
 
 from tailor.records import Document
 from tailor.serve.knowledge import BatchingEmbedder, ReadWriteLock, ServedKnowledgeBase

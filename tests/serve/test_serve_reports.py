@@ -1,3 +1,4 @@
+import json
 import os
 
 from tailor.serve.reports import ReportShelf
@@ -19,7 +20,7 @@ def test_reports_are_listed_newest_first_and_only_their_own_files_are_served(tmp
     shelf = ReportShelf(root)
     assert [r.name for r in shelf.list()] == ["run-b", "run-c", "run-a"]
     assert shelf.list()[2].to_dict()["url"] == "/reports/run-a/report.html"
-    assert shelf.file("run-a", "plot.png") == (root / "run-a" / "plot.png").resolve()
+    assert shelf.file("run-a", "plot.png") == ((root / "run-a" / "plot.png").resolve(), None)
     for name, filename in [("run-a", "leak.txt"), ("..", "secret.txt"), ("run-a", "../run-b/report.html"),
                            ("no-report", "report.html"), (".hidden", "report.html"), ("run-a", "missing.html"),
                            ("run-a", "")]:
@@ -29,3 +30,17 @@ def test_reports_are_listed_newest_first_and_only_their_own_files_are_served(tmp
 def test_no_reports_folder_means_no_reports(tmp_path):
     assert ReportShelf(None).list() == [] and ReportShelf(None).file("a", "report.html") is None
     assert ReportShelf(tmp_path / "missing").list() == []
+
+
+def test_a_report_has_the_groups_it_was_made_with_and_unknown_groups_are_none(tmp_path):
+    shelf = ReportShelf(tmp_path)
+    for name in ("served", "cli", "unknown", "broken"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.html").write_text(name)
+    shelf.record(tmp_path / "served", ["public", "hr"])
+    (tmp_path / "cli" / "report.json").write_text(json.dumps({"kb": {"groups": {"public": 2, "secret": 1}}}))
+    (tmp_path / "broken" / ".access.json").write_text('{"groups": "hr"}')
+    groups = {r.name: r.groups for r in shelf.list()}
+    assert groups == {"served": ("hr", "public"), "cli": ("public", "secret"), "unknown": None, "broken": None}
+    assert shelf.file("served", "report.html")[1] == ("hr", "public")
+    assert shelf.file("served", ".access.json") is None  # the record itself is never served

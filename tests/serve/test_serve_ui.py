@@ -5,9 +5,10 @@ to out/test-artifacts/serve/."""
 from pathlib import Path
 
 import pytest
-from serve_support import running
+from helpers.serve_support import running
 
 from tailor.serve.app import create_app
+from tailor.serve.reports import ReportShelf
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts" / "serve"
@@ -36,6 +37,7 @@ def ui(served, embedder):
     kb_path, settings, _ = served
     reports = settings.serve.reports
     (reports / "handbook-run").mkdir(parents=True)
+    ReportShelf(reports).record(reports / "handbook-run", ["hr", "public"])
     (reports / "handbook-run" / "report.html").write_text("<!doctype html><title>r</title><h1>RAG wins</h1>")
     with running(create_app(kb_path, settings, embedder=embedder)) as base:
         yield base

@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from tailor.audit import AuditLog, default_audit_dir
 from tailor.finetune.registry import AdapterRegistry
 from tailor.kb.embedding import Embedder
 from tailor.serve.answering import Answerer, ModelName, StrategyCatalog
 from tailor.serve.config import ServeSettings
-from tailor.serve.errors import install_error_handlers
+from tailor.serve.errors import JsonErrors, install_error_handlers
 from tailor.serve.jobs import JobRunner
 from tailor.serve.keys import KeyStore
 from tailor.serve.knowledge import ServedKnowledgeBase
@@ -37,6 +38,13 @@ UI_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 log = logging.getLogger("tailor.serve")
+
+
+class ServeApp(FastAPI):
+    """FastAPI with `JsonErrors` around everything, the body limit included: every 4xx is the JSON envelope."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return JsonErrors(super().build_middleware_stack())
 
 
 def build_state(kb_uri: str | Path, settings: ServeSettings, embedder: Embedder | None = None) -> ServeState:
@@ -89,7 +97,7 @@ def create_app(kb_uri: str | Path, settings: ServeSettings | None = None, embedd
         state.audit.close()
 
     limits = settings.serve.limits
-    app = FastAPI(
+    app = ServeApp(
         title="Tailor", summary="Answers from your documents, with citations, within your access groups.",
         version="1", lifespan=lifespan, max_body_size=limits.max_body_bytes,
         docs_url=None, redoc_url=None,  # their pages load scripts from a CDN; /docs below is self-contained

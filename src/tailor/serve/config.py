@@ -15,8 +15,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from tailor.audit import AuditConfig
 from tailor.config_files import ConfigFileError, read_mapping, validate
-from tailor.finetune.config import default_home
 from tailor.generate.strategies import AskConfig
+from tailor.home import default_home
 from tailor.kb.config import KBConfig
 from tailor.kb.loaders.registry import LOADERS
 

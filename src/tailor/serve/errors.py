@@ -2,7 +2,10 @@
 
     {"error": {"message": "body.question: Field required", "type": "invalid_request_error", "param": "question"}}
 
-Validation errors name the field; nothing a client sends can produce a 500.
+Validation errors name the field; nothing a client sends can produce a 500. Errors raised by the
+framework itself (an unparsable body, an unknown path) name what they are about (`FRAMEWORK_PARAMS`), and
+`JsonErrors` puts the plain-text responses of the layers below the handlers (Starlette's body limit: 413)
+in the same shape.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("tailor.serve")
 
@@ -31,6 +35,9 @@ ERROR_TYPES = {
     503: "unavailable",
     504: "timeout",
 }
+
+FRAMEWORK_PARAMS = {400: "body", 404: "path", 405: "method", 413: "body", 415: "content-type"}
+"""What an error the framework raises (not a route) is about."""
 
 
 class ApiError(Exception):
@@ -68,9 +75,15 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return _response(exc.status, exc.message, exc.param, exc.headers)
 
 
+def framework_error(status: int, detail: str) -> dict[str, object]:
+    param = FRAMEWORK_PARAMS.get(status)
+    return error_body(status, f"{param}: {detail}" if param else detail, param)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return _response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    return JSONResponse(framework_error(exc.status_code, str(exc.detail)), exc.status_code,
+                        headers=getattr(exc, "headers", None))
 
 
 def _problem(error: dict[str, Any], prefix: tuple[object, ...]) -> tuple[str, str | None]:
@@ -104,3 +117,34 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+class JsonErrors:
+    """ASGI middleware, outermost: a plain-text 4xx from below the exception handlers becomes the
+    envelope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []  # the start of a plain-text error, until its body is complete
+
+        async def rewrite(message: Message) -> None:
+            if message["type"] == "http.response.start" and 400 <= message["status"] < 500 and dict(
+                    message.get("headers", ())).get(b"content-type", b"").startswith(b"text/plain"):
+                held.append(message)
+                return
+            if not held:
+                await send(message)
+                return
+            held.append(message)
+            if message.get("more_body"):
+                return
+            status = held[0]["status"]
+            detail = b"".join(m.get("body", b"") for m in held[1:]).decode("utf-8", "replace").strip()
+            await JSONResponse(framework_error(status, detail or "request refused"), status)(scope, receive, send)
+
+        await self.app(scope, receive, rewrite)

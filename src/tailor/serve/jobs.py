@@ -1,11 +1,12 @@
 """Background jobs: work that outlives its request (ingestion, compare runs), with status and progress.
 
     runner = JobRunner()
-    job = runner.submit("ingest", owner=key.id, work=lambda handle: {...})
+    job = runner.submit("ingest", owner=key.id, work=lambda handle: {...}, groups=("hr",))
     runner.get(job.id).to_dict()   # status, progress per phase, per-file errors, result
 
 `work` receives a `JobHandle` to report progress and per-item errors, and returns the job's result
-(a JSON-able dict). A job whose work raises is `failed` with the message; one that finished with
+(a JSON-able dict). `groups` are the access groups the job was made with: a route shows the job only
+to keys holding all of them (`tailor.serve.access.visible`). A job whose work raises is `failed` with the message; one that finished with
 item errors is `partial`. Jobs run one at a time per runner, in submission order: for a knowledge
 base that is also the order its versions are committed in.
 
@@ -44,6 +45,7 @@ class Job:
     id: str
     kind: str
     owner: str
+    groups: tuple[str, ...] = ()
     status: Status = "queued"
     progress: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[JobError] = field(default_factory=list)
@@ -62,6 +64,7 @@ class Job:
             "id": self.id,
             "kind": self.kind,
             "owner": self.owner,
+            "groups": list(self.groups),
             "status": self.status,
             "progress": {phase: dict(counts) for phase, counts in self.progress.items()},
             "errors": [{"item": e.item, "reason": e.reason} for e in self.errors],
@@ -116,8 +119,8 @@ class JobRunner:
         except OSError as exc:
             log.warning("background jobs keep normal priority: %s", exc)
 
-    def submit(self, kind: str, owner: str, work: Work) -> Job:
-        job = Job(id=f"{kind}-{secrets.token_hex(6)}", kind=kind, owner=owner)
+    def submit(self, kind: str, owner: str, work: Work, groups: tuple[str, ...] = ()) -> Job:
+        job = Job(id=f"{kind}-{secrets.token_hex(6)}", kind=kind, owner=owner, groups=tuple(sorted(groups)))
         with self._lock:
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, work)

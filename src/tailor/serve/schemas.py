@@ -1,4 +1,7 @@
-"""Request and response bodies of the HTTP API (they are also its OpenAPI schema at /docs)."""
+"""Request and response bodies of the HTTP API (they are also its OpenAPI schema at /docs).
+
+Request bodies are strict (`STRICT`): a value of the wrong JSON type is a 422 naming the field, never
+coerced ("5" is not a top_k, true is not a 1, "yes" is not a stream flag)."""
 
 from __future__ import annotations
 
@@ -8,13 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailor.records import Answer
 
+STRICT = ConfigDict(extra="forbid", strict=True)
+
 
 class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     question: str = Field(min_length=1, description="The question, answered within the caller's groups")
     strategy: str | None = Field(
-        None, description="rag | closed_book | finetuned:<adapter> | hybrid:<adapter>; default: the server's"
+        None, min_length=1,
+        description="rag | closed_book | finetuned:<adapter> | hybrid:<adapter>; default: the server's",
     )
     top_k: int | None = Field(None, ge=1, le=50, description="Context blocks retrieved (strategies that retrieve)")
     stream: bool = Field(False, description="Stream tokens, then the answer with its citations, over SSE")
@@ -68,14 +74,14 @@ class AnswerOut(BaseModel):
 
 
 class TextPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     type: str
     text: str | None = None
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
@@ -88,7 +94,7 @@ class ChatMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     include_usage: bool = False
 
@@ -98,7 +104,7 @@ class ChatRequest(BaseModel):
 
     Other OpenAI fields (top_p, stop, seed, user, ...) are accepted and ignored."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = Field(min_length=1, description="rag | closed_book | finetuned:<adapter> | hybrid:<adapter>")
     messages: list[ChatMessage] = Field(min_length=1)
@@ -111,7 +117,7 @@ class ChatRequest(BaseModel):
 
 
 class TextDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: str = Field(min_length=1, max_length=200, description="File name; its extension picks the loader")
     text: str = Field(min_length=1)
@@ -121,7 +127,7 @@ class TextDocument(BaseModel):
 class TextUpload(BaseModel):
     """Documents given as text (the JSON form of POST /v1/documents)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     documents: list[TextDocument] = Field(min_length=1)
     groups: list[str] = Field(["public"], description="Access groups of these documents (within the key's)")
@@ -145,6 +151,7 @@ class JobOut(BaseModel):
     id: str
     kind: str
     owner: str
+    groups: list[str] = Field(description="The access groups it was made with: shown only to keys holding them all")
     status: Literal["queued", "running", "succeeded", "partial", "failed"]
     progress: dict[str, dict[str, int]]
     errors: list[dict[str, str]]

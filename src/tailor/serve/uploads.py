@@ -127,7 +127,8 @@ def _refusal(
         return f"groups {outside} are not groups of key {uploader.id}"
     existing = kb.writer.store.get_document(document.id)
     if existing is not None and not set(existing.groups) & set(uploader.groups):
-        return f"document id {document.id!r} is taken by a document outside this key's groups"
+        # Never says why: the key may not learn that a document it cannot read exists (docs/security.md).
+        return f"document id {document.id!r} cannot be written by this key; upload it under another name"
     return None
 
 

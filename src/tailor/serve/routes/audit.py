@@ -1,7 +1,8 @@
 """GET /v1/audit: the recorded answers (ids and hashes, never text), for admin keys.
 
 An admin sees the answers given to callers whose groups are all among its own: every document such
-an answer used was readable by the admin's groups, so the trail leaks nothing beyond them.
+an answer used was readable by the admin's groups, so the trail leaks nothing beyond them; a document
+that is no longer within them is flagged deleted, as one that is gone.
 """
 
 from __future__ import annotations
@@ -35,5 +36,5 @@ def audit(
     allowed = set(admin.groups)
     entries = [e for e in state.audit.query(doc_id=doc, key_id=key, since=since, limit=limit, outcome=outcome)
                if set(e.groups) <= allowed]
-    store = state.kb.reader.store
-    return [entry.to_dict() for entry in mark_deleted(entries, lambda d: store.get_document(d) is not None)]
+    reader = state.kb.reader  # a document since moved outside the admin's groups reads as deleted, as to its search
+    return [entry.to_dict() for entry in mark_deleted(entries, lambda d: reader.document(d, admin.groups) is not None)]

@@ -3,6 +3,8 @@
 
 A run writes into the reports folder (`tailor serve --reports DIR`), so the web UI lists its report
 when it finishes. Runs have their own job queue: a compare of many minutes never holds up ingestion.
+Every group the request names must be the key's (`tailor.serve.compare_access`), checked before the
+run starts; the run's job and report record those groups, and only keys holding them all see either.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tailor.evaluate.compare import CompareConfig, run_compare
-from tailor.evaluate.compare.questions import parse_question
+from tailor.evaluate.compare.questions import Question, parse_question
+from tailor.finetune.registry import AdapterRegistry
+from tailor.serve.access import visible
 from tailor.serve.auth import Admin, State
+from tailor.serve.compare_access import check_compare, refuse_server_paths
 from tailor.serve.errors import ApiError, validation_error
 from tailor.serve.jobs import JobHandle
 from tailor.serve.schemas import JobOut
@@ -30,36 +35,35 @@ RUN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 class CompareRequest(BaseModel):
     """A compare run on the served knowledge base; `settings` takes any compare.yaml field but the paths."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     questions: list[dict[str, Any]] = Field(min_length=1, description="Question records (as questions.jsonl)")
     name: str | None = Field(None, description="Report folder name (letters, digits, . _ -); default: the job id")
     settings: dict[str, Any] = Field(default_factory=dict, description="compare.yaml fields: arms, base_model, ...")
 
 
-PATH_FIELDS = ("docs", "kb", "questions", "changes", "out", "home")
-
-
 def _config(request: CompareRequest, kb: str, home: Path, folder: Path) -> CompareConfig:
-    fixed = sorted(set(request.settings) & set(PATH_FIELDS))
-    if fixed:
-        raise ApiError(422, f"settings: {fixed} are set by the server, not by the request", "settings")
-    try:
-        return CompareConfig.model_validate({**request.settings, "kb": kb, "home": str(home),
-                                             "questions": str(folder / "questions.jsonl"), "out": str(folder)})
+    refuse_server_paths(request.settings)
+    data = {**request.settings, "kb": kb, "home": str(home), "questions": str(folder / "questions.jsonl"),
+            "out": str(folder)}
+    try:  # strict, as the other bodies: "5" is not a number, nor true a 1
+        return CompareConfig.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise validation_error(exc.errors(), ("settings",)) from exc
 
 
-def _questions_file(request: CompareRequest, folder: Path) -> None:
-    lines = []
+def _questions(request: CompareRequest) -> list[Question]:
+    questions = []
     for index, record in enumerate(request.questions):
         try:
-            parse_question(record, f"questions[{index}]", default_id=f"q{index}")
+            questions.append(parse_question(record, f"questions[{index}]", default_id=f"q{index}"))
         except ValueError as exc:
             raise ApiError(422, str(exc), f"questions[{index}]") from exc
-        lines.append(json.dumps(record, ensure_ascii=False))
-    folder.mkdir(parents=True)
+    return questions
+
+
+def _write_questions(request: CompareRequest, folder: Path) -> None:
+    lines = [json.dumps(record, ensure_ascii=False) for record in request.questions]
     (folder / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -76,7 +80,15 @@ def start_compare(request: CompareRequest, admin: Admin, state: State) -> dict[s
     if folder.exists():
         raise ApiError(409, f"name: a report named {name!r} exists", "name")
     config = _config(request, state.kb.reader.uri, state.settings.serve.home, folder)
-    _questions_file(request, folder)
+    questions = _questions(request)
+    config, groups = check_compare(config, questions, admin, AdapterRegistry(state.settings.serve.home),
+                                   lambda doc_id: state.kb.reader.document(doc_id, admin.groups) is not None)
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError as exc:  # another run took the name since the check above
+        raise ApiError(409, f"name: a report named {name!r} exists", "name") from exc
+    state.reports.record(folder, groups)
+    _write_questions(request, folder)
 
     def work(handle: JobHandle) -> dict[str, Any]:
         result = run_compare(config, progress=handle.progress, log=lambda message: None)
@@ -85,13 +97,13 @@ def start_compare(request: CompareRequest, admin: Admin, state: State) -> dict[s
                 "recommendation": report["recommendation"], "metrics": report["metrics"],
                 "skipped": {a["name"]: a["skip_reason"] for a in report["arms"] if a["status"] != "ran"}}
 
-    return state.compare_jobs.submit("compare", admin.id, work).to_dict()
+    return state.compare_jobs.submit("compare", admin.id, work, groups).to_dict()
 
 
 @router.get("/compare/{job_id}", response_model=JobOut)
 def get_compare(job_id: str, admin: Admin, state: State) -> dict[str, Any]:
     """Status and progress per phase of a compare run; when it succeeded, its report and recommendation."""
     job = state.compare_jobs.get(job_id)
-    if job is None:
+    if job is None or not visible(job.groups, admin):
         raise ApiError(404, f"job_id: no compare run {job_id!r}", "job_id")
     return job.to_dict()

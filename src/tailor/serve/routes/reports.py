@@ -1,5 +1,6 @@
-"""Compare reports (`tailor serve --reports DIR`), for admin keys only: a report may quote documents
-of the groups its run was made with. The files are served read-only, never listed beyond a report's
+"""Compare reports (`tailor serve --reports DIR`), for admin keys only, and of those only the reports made
+with groups the key holds: a report may quote documents of the groups its run was made with. Another
+report is a 404, exactly as a missing one. The files are served read-only, never listed beyond a report's
 own folder."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from tailor.serve.access import visible
 from tailor.serve.auth import Admin, State
 from tailor.serve.errors import ApiError
 
@@ -20,14 +22,14 @@ REPORT_HEADERS = {"Content-Security-Policy": "sandbox allow-scripts", "X-Content
 
 @router.get("/v1/reports")
 def list_reports(admin: Admin, state: State) -> list[dict[str, Any]]:
-    """Sub-folders of the reports folder that hold a report.html, newest first."""
-    return [report.to_dict() for report in state.reports.list()]
+    """The reports this key may read (sub-folders of the reports folder that hold a report.html), newest first."""
+    return [report.to_dict() for report in state.reports.list() if visible(report.groups, admin)]
 
 
 @router.get("/reports/{name}/{filename}")
 def report_file(name: str, filename: str, admin: Admin, state: State) -> FileResponse:
     """A file of one report (report.html, or a file beside it)."""
-    path = state.reports.file(name, filename)
-    if path is None:
+    found = state.reports.file(name, filename)
+    if found is None or not visible(found[1], admin):
         raise ApiError(404, f"name: no report file {name}/{filename}", "name")
-    return FileResponse(path, headers=REPORT_HEADERS)
+    return FileResponse(found[0], headers=REPORT_HEADERS)
