@@ -14,6 +14,7 @@ from fpdf import FPDF
 from pypdf import PdfWriter
 
 from tailor.kb.loaders import LOADERS, FunctionLoader, discover, load_documents, load_file
+from tailor.kb.loaders.base import BINARY
 from tailor.records import Document, LoadError, Page
 
 # ---------------------------------------------------------------- helpers
@@ -104,8 +105,8 @@ def test_txt_encodings(tmp_path: Path):
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"abc\x00def" * 10, "binary file"),
-        (bytes(range(1, 32)) * 20, "binary file"),
+        (b"abc\x00def" * 10, BINARY),
+        (bytes(range(1, 32)) * 20, BINARY),
         (b"", "empty document"),
         (b" \n\t\r\n  ", "empty document"),
     ],

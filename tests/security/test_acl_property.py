@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from helpers.serve_support import running, wait_job
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from helpers.serve_support import running, wait_job
 from tailor.serve.app import create_app
 from tailor.serve.config import ServeConfig, ServeSettings
 from tailor.serve.keys import KeyStore
@@ -144,7 +144,7 @@ def check_no_leak(tmp_path, embedder, docs: list[SecretDoc], keys: list[DrawnKey
         jobs, report = upload_and_compare(base, owner, docs)
         owner_sees = "\n".join(body for _, body in responses_seen_by(base, owner, docs, jobs, report))
         assert all(d.codeword in owner_sees for d in docs)  # the secrets are findable: the check can fail
-        for key, secret_key in zip(keys, issued):
+        for key, secret_key in zip(keys, issued, strict=True):
             hidden = hidden_from(key, docs)
             for request, body in responses_seen_by(base, secret_key, docs, jobs, report):
                 leaked = [s for s in hidden if s in body and s not in request]  # an echo of the request is none

@@ -4,8 +4,8 @@ import json
 
 import httpx
 import pytest
-from helpers.serve_support import Keys, wait_job
 
+from helpers.serve_support import Keys, wait_job
 from tailor.serve.schemas import AnswerOut
 
 H = Keys.header
@@ -318,7 +318,6 @@ def test_every_answer_of_every_route_is_audited_by_key_id_never_the_key(served, 
 
 def test_rate_limits_timeouts_and_configured_cors(served, embedder, tmp_path):
     from helpers.serve_support import running
-
     from tailor.serve.app import create_app
     from tailor.serve.config import LimitsConfig, ServeConfig, ServeSettings
 

@@ -10,9 +10,9 @@ import sys
 
 import httpx
 import pytest
-from helpers.serve_support import free_port_socket, wait_ready
 from typer.testing import CliRunner
 
+from helpers.serve_support import free_port_socket, wait_ready
 from tailor.cli import app
 
 QUESTION = {"question": "How much does the Weft S200 loom cost?"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import httpx
+
 from helpers.serve_support import Keys
 
 QUESTIONS = [

@@ -4,8 +4,8 @@ import time
 
 import numpy as np
 import pytest
-from helpers.serve_support import DOCS
 
+from helpers.serve_support import DOCS
 from tailor.records import Document
 from tailor.serve.knowledge import BatchingEmbedder, ReadWriteLock, ServedKnowledgeBase
 

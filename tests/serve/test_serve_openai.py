@@ -4,8 +4,8 @@ and strategies backed by registry adapters (a tiny Llama with LoRA adapters buil
 import httpx
 import openai
 import pytest
-from helpers.serve_support import Keys, running
 
+from helpers.serve_support import Keys, running
 from helpers.tiny_llm import build_tiny_llama, build_tiny_lora_adapter
 from tailor.finetune.registry import AdapterRegistry
 from tailor.generate.base import GenerationConfig

@@ -5,8 +5,8 @@ to out/test-artifacts/serve/."""
 from pathlib import Path
 
 import pytest
-from helpers.serve_support import running
 
+from helpers.serve_support import running
 from tailor.serve.app import create_app
 from tailor.serve.reports import ReportShelf
 

@@ -24,6 +24,7 @@ RATIO_MIN_BYTES = 1024 * 1024  # ... for entries above this size (a small entry 
 # The limit of the file being loaded, when the caller chose one (load_file sets it around each loader).
 file_limit: ContextVar[int | None] = ContextVar("file_limit", default=None)
 TITLE_MAX = 120
+BINARY = "binary file: not text in UTF-8, Latin-1 or UTF-16 with a byte-order mark"
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\b\x1b")
 
 
@@ -100,7 +101,7 @@ def decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return normalise_newlines(data.decode("utf-16"))
     if is_binary(data):
-        raise LoadFailure("binary file")
+        raise LoadFailure(BINARY)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

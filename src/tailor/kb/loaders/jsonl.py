@@ -49,6 +49,8 @@ def load_jsonl(path: Path) -> list[Loaded | LoadError]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise LoadFailure(f"invalid JSON: {exc}") from exc
+            except RecursionError:
+                raise LoadFailure("nested too deeply to read") from None
             loaded = parse_line(record)
             if loaded.id in first_line_of:
                 raise LoadFailure(f"duplicate id {loaded.id!r} (first on line {first_line_of[loaded.id]})")

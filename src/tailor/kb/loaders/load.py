@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -192,6 +193,8 @@ def load_file(
         return [LoadError(str(path), str(exc))]
     except PermissionError:
         return [LoadError(str(path), "permission denied")]
+    except RecursionError:  # a tree deeper than the interpreter's stack: html elements, JSON, YAML
+        return [LoadError(str(path), f"nested too deeply to read (over {sys.getrecursionlimit():,} levels)")]
     except Exception as exc:  # one bad file must never stop a run
         return [LoadError(str(path), f"{type(exc).__name__}: {exc}")]
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from tailor.kb.loaders.base import Loaded, LoadFailure, plain_data, read_text, sections_from_headings, trim
+from tailor.kb.loaders.yaml_values import load_yaml
 from tailor.records import LoadError
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL | re.MULTILINE)
@@ -22,8 +23,8 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
+        data = load_yaml(match.group(1))
+    except (yaml.YAMLError, LoadFailure) as exc:
         raise LoadFailure(f"malformed front matter: {exc}") from exc
     if data is None:
         data = {}

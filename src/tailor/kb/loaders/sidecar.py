@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from tailor.kb.loaders.base import LoadFailure, as_groups, plain_data
+from tailor.kb.loaders.yaml_values import load_yaml
 from tailor.records import LoadError
 
 SIDECAR = "_meta.yaml"
@@ -81,7 +82,7 @@ def read_sidecar(root: Path) -> tuple[Sidecar, list[LoadError]]:
     if not os.path.lexists(path):  # a dangling link or a folder of that name is malformed, not absent
         return Sidecar(), []
     try:
-        data = _mapping(yaml.safe_load(path.read_text(encoding="utf-8")), "sidecar", _TOP_KEYS)
+        data = _mapping(load_yaml(path.read_text(encoding="utf-8")), "sidecar", _TOP_KEYS)
         defaults = _mapping(data.get("defaults"), "defaults", _DEFAULT_KEYS)
         entries = data.get("files") or {}
         if not isinstance(entries, dict):
