@@ -288,32 +288,24 @@ def test_reader_never_blocks_on_a_fifo(tmp_path: Path):
 
 
 @needs_non_root
-def test_unreadable_folder_is_named(tmp_path: Path):
+@pytest.mark.parametrize(("name", "reason"), [("locked", "folder not read: permission denied"),
+                                              ("locked.md", "permission denied")])
+def test_unreadable_folder_or_file_is_named(tmp_path: Path, name: str, reason: str):
     good(tmp_path)
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    (locked / "secret.txt").write_text("hidden\n")
+    locked = tmp_path / name
+    if locked.suffix:
+        locked.write_text("# Locked\n")
+    else:
+        locked.mkdir()
+        (locked / "secret.txt").write_text("hidden\n")
+    mode = locked.stat().st_mode
     locked.chmod(0)
     try:
         ids, errors = loaded_ids(tmp_path)
     finally:
-        locked.chmod(0o755)
+        locked.chmod(mode)
     assert ids == ["good.txt"]
-    assert errors == {str(locked): "folder not read: permission denied"}
-
-
-@needs_non_root
-def test_unreadable_file_is_named(tmp_path: Path):
-    good(tmp_path)
-    locked = tmp_path / "locked.md"
-    locked.write_text("# Locked\n")
-    locked.chmod(0)
-    try:
-        ids, errors = loaded_ids(tmp_path)
-    finally:
-        locked.chmod(0o644)
-    assert ids == ["good.txt"]
-    assert errors == {str(locked): "permission denied"}
+    assert errors == {str(locked): reason}
 
 
 def test_hidden_and_unknown_entries_stay_silent(tmp_path: Path):
