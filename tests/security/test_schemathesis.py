@@ -35,24 +35,28 @@ def fuzzed(tmp_path_factory, base_kb, embedder):
         yield base, keys
 
 
+def fuzz_operation(operation, key: str, examples: int, derandomize: bool, made: collections.Counter) -> None:
+    """`examples` generated requests to one operation, counted in `made`; a server error fails the test."""
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=examples, deadline=None, derandomize=derandomize, database=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def requests_to(case) -> None:
+        response = case.call(headers=Keys.header(key), timeout=60)
+        case.validate_response(response, checks=[not_a_server_error])
+        kind = (response.headers.get("content-type") or [""])[0]  # schemathesis keeps every value
+        assert response.status_code in (204, 405) or kind.startswith(CONTENT_TYPES), (response.status_code, kind)
+        made[operation.label, response.status_code] += 1
+
+    requests_to()
+
+
 def fuzz(server: str, key: str, examples: int, derandomize: bool = True) -> collections.Counter:
     """Responses per (operation, status); the first server error fails the test with its reproduction."""
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json").exclude(method="POST", path="/v1/compare")
     made: collections.Counter = collections.Counter()
     for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=examples, deadline=None, derandomize=derandomize, database=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        def requests_to(case, label: str = operation.label) -> None:
-            response = case.call(headers=Keys.header(key), timeout=60)
-            case.validate_response(response, checks=[not_a_server_error])
-            kind = (response.headers.get("content-type") or [""])[0]  # schemathesis keeps every value
-            assert response.status_code in (204, 405) or kind.startswith(CONTENT_TYPES), (response.status_code, kind)
-            made[label, response.status_code] += 1
-
-        requests_to()
+        fuzz_operation(result.ok(), key, examples, derandomize, made)
     return made
 
 
