@@ -17,11 +17,11 @@ import textwrap
 import zlib
 from pathlib import Path
 
-import docx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from helpers.documents import small_docx, small_pdf
 from tailor.kb.loaders import load_file
 from tailor.kb.loaders.yaml_values import MAX_YAML_VALUES, expanded_size, load_yaml
 from tailor.records import Document, LoadError
@@ -47,7 +47,7 @@ def pdf_bytes(objects: list[bytes]) -> bytes:
 
 
 def text_pdf(content: bytes) -> bytes:
-    """One page drawing `content` (a flate-compressed content stream) in Helvetica."""
+    """One page drawing `content` (a flate-compressed content stream) in Helvetica: for streams no writer makes."""
     stream = zlib.compress(content, 9)
     return pdf_bytes([
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -57,15 +57,6 @@ def text_pdf(content: bytes) -> bytes:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ])
-
-
-def docx_bytes() -> bytes:
-    document = docx.Document()
-    document.add_heading("Handbook", level=1)
-    document.add_paragraph("Leave is 25 days a year.")
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def laughs(levels: int = 9) -> str:
@@ -79,8 +70,8 @@ VALID = {
     "note.txt": b"Leave policy\nEvery employee has 25 days of leave a year.\n",
     "page.md": b"---\ntitle: Leave\ntags: [hr, leave]\n---\n# Leave\n\nEvery employee has 25 days.\n",
     "page.html": b"<html><head><title>Leave</title></head><body><h1>Leave</h1><p>25 days.</p></body></html>",
-    "doc.pdf": text_pdf(b"BT /F1 12 Tf 20 200 Td (Leave is 25 days a year.) Tj ET"),
-    "doc.docx": docx_bytes(),
+    "doc.pdf": small_pdf(),
+    "doc.docx": small_docx(),
     "corpus.jsonl": b'{"id": "a", "text": "Leave is 25 days."}\n{"id": "b", "title": "B", "text": "Travel."}\n',
 }
 

@@ -14,9 +14,9 @@ import time
 import zipfile
 from pathlib import Path
 
-import docx
 import pytest
 
+from helpers.documents import small_docx
 from tailor.kb.loaders import base, load_documents, load_file
 from tailor.kb.loaders.base import LoadFailure, check_zip
 from tailor.records import LoadError
@@ -42,10 +42,7 @@ def loaded_ids(folder: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def make_docx(path: Path) -> Path:
-    document = docx.Document()
-    document.add_heading("Handbook", level=1)
-    document.add_paragraph("Leave is 25 days.")
-    document.save(str(path))
+    path.write_bytes(small_docx())
     return path
 
 
