@@ -61,3 +61,29 @@ def test_every_shipped_config_instantiates(path, tmp_path):
 def test_the_expected_configs_ship():
     assert {p.name for p in CONFIGS} >= {"lora.yaml", "qlora.yaml", "raft-lora.yaml", "cpt-lora.yaml", "full.yaml",
                                          "scratch-demo.yaml", "base-model-scratch.yaml", "data-handbook-qa.yaml"}
+
+
+def test_a_bundled_base_model_brings_its_measured_training_settings_and_given_fields_win(tmp_path):
+    from tailor.base_models import BUNDLED, DEFAULT_BASE_MODEL
+
+    measured = BUNDLED[DEFAULT_BASE_MODEL].training
+    default = FinetuneConfig(dataset=tmp_path)
+    assert {name: getattr(default, name) for name in measured} == measured
+    path = tmp_path / "ft.yaml"
+    path.write_text("dataset: d\nlora_rank: 8\n")
+    given = load_config(FinetuneConfig, path, {"epochs": 5})
+    assert (given.lora_rank, given.epochs, given.lora_layers) == (8, 5, measured["lora_layers"])
+    other = FinetuneConfig(base_model="some/hub-model", dataset=tmp_path)  # not bundled: the plain defaults
+    assert (other.lora_layers, other.lora_target_modules, other.epochs) == (None, ["all-linear"], 3.0)
+
+
+def test_lora_layers_needs_named_modules_and_trains_only_the_top_blocks(tiny_llm_dir, tmp_path):
+    with pytest.raises(ValueError, match="lora_layers needs named lora_target_modules"):
+        FinetuneConfig(base_model=str(tiny_llm_dir), dataset=tmp_path, lora_layers=1)
+    config = FinetuneConfig(base_model=str(tiny_llm_dir), dataset=tmp_path, lora_layers=1,
+                            lora_target_modules=["q_proj", "v_proj"])
+    from transformers import AutoConfig
+
+    blocks = AutoConfig.from_pretrained(tiny_llm_dir).num_hidden_layers
+    assert blocks > 1
+    assert METHODS["lora"](config)[0].layers_to_transform == [blocks - 1]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tailor.base_models import DEFAULT_BASE_MODEL
+from tailor.base_models import DEFAULT_BASE_MODEL, preferred_training
 from tailor.config_files import read_mapping, validate
 from tailor.home import default_home
 
@@ -61,13 +61,17 @@ class DataConfig(BaseModel):
 
 
 class FinetuneConfig(BaseModel):
-    """`tailor finetune`: SFT of a base model on a `tailor data build` dataset."""
+    """`tailor finetune`: SFT of a base model on a `tailor data build` dataset.
+
+    A bundled base model brings the training settings measured best for it on a CPU (`tailor.base_models`);
+    they replace the defaults below, and any field a file or flag sets wins over them.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     base_model: str = Field(
         DEFAULT_BASE_MODEL, description="The causal LM to adapt: a hub id, a local folder, a .gguf file or a bundled "
-        "short name (default: smollm2-135m-instruct, offline)",
+        "short name (default: smollm2-135m-instruct, offline, with its own measured training defaults)",
     )
     dataset: Path = Field(description="Folder written by `tailor data build`")
     groups: list[str] | None = Field(
@@ -85,6 +89,10 @@ class FinetuneConfig(BaseModel):
     lora_alpha: int = Field(32, ge=1, description="LoRA scale numerator (update scaled by alpha/rank)")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input")
     lora_target_modules: list[str] = Field(["all-linear"], description="Modules that get LoRA; all-linear = every Linear")
+    lora_layers: int | None = Field(
+        None, ge=1, description="LoRA only in the last N transformer blocks (needs named target modules): "
+        "backpropagation stops below them; None: every block",
+    )
     epochs: float = Field(3.0, gt=0, description="Passes over the training set (ignored when max_steps > 0)")
     max_steps: int = Field(-1, description="Optimizer steps; > 0 overrides epochs")
     batch_size: int = Field(8, ge=1, description="Sequences per device per step")
@@ -97,7 +105,10 @@ class FinetuneConfig(BaseModel):
     packing: bool = Field(True, description="Pack examples into max_length blocks (no padding waste)")
     completion_only_loss: bool = Field(True, description="Loss on the answer only, not on the prompt")
     gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, ~20% slower")
-    bf16: bool | None = Field(None, description="bfloat16 mixed precision; default: on when CUDA supports it")
+    bf16: bool | None = Field(
+        None, description="bfloat16 mixed precision (autocast on a CPU, bf16 weights on CUDA); default: on when CUDA "
+        "supports it",
+    )
     attn_implementation: str = Field("sdpa", description="sdpa, eager, flash_attention_2, ...")
     eval_steps: int = Field(50, ge=1, description="Evaluate (loss and generation EM/F1) every N steps")
     eval_samples: int = Field(64, ge=1, description="Validation questions answered at each evaluation")
@@ -110,6 +121,19 @@ class FinetuneConfig(BaseModel):
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept (plus the best one)")
     logging_steps: int = Field(5, ge=1, description="Log loss and tokens/s every N steps")
     seed: int = Field(0, description="Seed for initialisation, data order and dropout")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bundled_model_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {**preferred_training(str(data.get("base_model", DEFAULT_BASE_MODEL))), **data}
+
+    @model_validator(mode="after")
+    def _layers_need_named_modules(self) -> FinetuneConfig:
+        if self.lora_layers is not None and "all-linear" in self.lora_target_modules:
+            raise ValueError("lora_layers needs named lora_target_modules (e.g. [q_proj, v_proj]), not all-linear")
+        return self
 
     @property
     def runs_dir(self) -> Path:

@@ -30,7 +30,7 @@ from accelerate import PartialState
 from accelerate.utils import str_to_bool
 from datasets import Dataset, load_dataset
 from peft import LoraConfig, PeftConfig
-from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback
+from transformers import AutoConfig, EarlyStoppingCallback, PrinterCallback, ProgressCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import SFTConfig, SFTTrainer
 from trl.trainer.callbacks import RichProgressCallback
@@ -43,6 +43,7 @@ from tailor.finetune.callbacks import (
     wall_clock_seconds,
 )
 from tailor.finetune.config import FinetuneConfig
+from tailor.finetune.cpu_loss import LabelledPositionsSFTTrainer
 from tailor.finetune.data import SPLITS, adapter_groups, read_card, restrict_dataset
 from tailor.finetune.registry import AdapterEntry, AdapterRegistry, model_revision
 from tailor.finetune.scratch import LABEL, is_scratch_model
@@ -60,11 +61,16 @@ class FinetuneResult:
 # -- methods: what is trained ---------------------------------------------------------------------
 def _lora(config: FinetuneConfig) -> tuple[PeftConfig | None, Any]:
     targets = config.lora_target_modules
+    layers = None
+    if config.lora_layers is not None:
+        blocks = AutoConfig.from_pretrained(resolve_base_model(config.base_model, config.home)).num_hidden_layers
+        layers = list(range(max(0, blocks - config.lora_layers), blocks))
     return LoraConfig(
         r=config.lora_rank,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules="all-linear" if targets == ["all-linear"] else targets,
+        layers_to_transform=layers,
         task_type="CAUSAL_LM",
     ), None
 
@@ -149,7 +155,8 @@ def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool, cpu: bool)
         completion_only_loss=config.completion_only_loss,
         activation_checkpointing=config.gradient_checkpointing,
         bf16=bf16,
-        model_init_kwargs={"dtype": "bfloat16" if bf16 else "float32", "attn_implementation": config.attn_implementation},
+        model_init_kwargs={"dtype": "bfloat16" if bf16 else "float32",
+                           "attn_implementation": config.attn_implementation},
         logging_steps=config.logging_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
@@ -188,7 +195,8 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
         raise ValueError(f"{card['format']} data has no questions to answer: set early_stopping_metric: loss")
 
     peft_config, quantization = METHODS[config.method](config)
-    trainer = SFTTrainer(
+    trainer_class = LabelledPositionsSFTTrainer if cpu else SFTTrainer  # TRL's fused head is for accelerators
+    trainer = trainer_class(
         model=resolve_base_model(config.base_model, config.home),
         args=sft_config(config, run_dir, validate=validation is not None, cpu=cpu),
         train_dataset=splits["train"],
