@@ -52,13 +52,13 @@ def questions() -> list[dict]:
     return [json.loads(line) for line in (HANDBOOK / "questions.jsonl").read_text().splitlines()]
 
 
-def qa_dataset(kb: Path, out: Path, paraphrases: int = 0, questions_per_chunk: int = 3) -> dict:
+def qa_dataset(kb: Path, out: Path, paraphrases: int = 0, questions_per_chunk: int = 3, val_fraction: float = 0.2) -> dict:
     """Closed-book QA data: the handbook's answerable original questions (human paraphrases held back
-    for evaluation) plus offline synthetic questions, split by document."""
+    for evaluation) plus offline synthetic questions, split by document (val_fraction 0: no split)."""
     originals = [q for q in questions() if q["answerable"] and not q["paraphrase_of"]]
     qa_file = out.parent / f"{out.name}-questions.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     qa_file.write_text("".join(json.dumps(q) + "\n" for q in originals))
     config = DataConfig(kb=kb, out=out, qa_file=qa_file, paraphrases=paraphrases,
-                        questions_per_chunk=questions_per_chunk, val_fraction=0.2, seed=0)
+                        questions_per_chunk=questions_per_chunk, val_fraction=val_fraction, seed=0)
     return build_dataset(config)

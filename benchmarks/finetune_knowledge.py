@@ -1,7 +1,10 @@
-"""Knowledge injection with the from-scratch demonstration model: what does a LoRA adapter learn?
+"""Knowledge injection: what does a LoRA adapter learn of the handbook's facts?
 
-    python benchmarks/finetune_knowledge.py [--epochs 30] [--threads 1] [--kb-vocab]
+    python benchmarks/finetune_knowledge.py --base real [--epochs 2] [--learning-rate 1e-3]   # SmolLM2-135M
+    python benchmarks/finetune_knowledge.py [--epochs 30] [--threads 1] [--kb-vocab]          # the scratch model
 
+With `--base real` the adapter is trained with the bundled model's measured defaults (tailor.base_models;
+`--epochs` and `--learning-rate` override them) and the result goes to finetune_knowledge_real.json.
 The handbook is ingested and the scratch base model built (both cached, see finetune_common.py).
 QA data is built from the handbook's original questions (its human paraphrases are held back), split
 by document, once as is and once with 2 template paraphrases per question; a LoRA adapter is trained
@@ -26,6 +29,7 @@ from finetune_common import handbook_kb, qa_dataset, questions, scratch_base, se
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from tailor.base_models import DEFAULT_BASE_MODEL, resolve_base_model
 from tailor.finetune.config import FinetuneConfig
 from tailor.finetune.evaluation import generate_answers, score
 from tailor.finetune.formats import closed_book_prompt
@@ -52,23 +56,33 @@ def accuracy(model, tokenizer, items: list[dict]) -> dict[str, float]:
     return {**score(answers, [q["answers"] for q in items]), "n": len(items)}
 
 
+def recipe(args: argparse.Namespace) -> dict:
+    """The FinetuneConfig fields of an arm: the bundled defaults for the real model, else the scratch recipe."""
+    given = {"epochs": args.epochs, "learning_rate": args.learning_rate}
+    if args.base == "real":
+        return {"base_model": DEFAULT_BASE_MODEL, **{k: v for k, v in given.items() if v is not None}}
+    return {"method": "lora", "lora_rank": args.lora_rank, "lora_alpha": args.lora_rank, "lora_dropout": 0.0,
+            "batch_size": 1, "warmup": 0.02, "max_length": 256, "epochs": args.epochs or 30,
+            "learning_rate": args.learning_rate or 2e-3}
+
+
 def train_arm(base: Path, kb: Path, tmp: Path, paraphrases: int, args: argparse.Namespace) -> tuple[dict, object]:
     data = tmp / f"data-{paraphrases}"
     card = qa_dataset(kb, data, paraphrases=paraphrases, questions_per_chunk=args.synthetic)
     config = FinetuneConfig(
-        base_model=str(base), dataset=data, home=tmp / "home", name=f"knowledge-{paraphrases}", method="lora",
-        lora_rank=args.lora_rank, lora_alpha=args.lora_rank, lora_dropout=0.0, epochs=args.epochs, batch_size=1,
-        learning_rate=args.learning_rate, warmup=0.02, max_length=256, eval_steps=100_000, save_steps=100_000,
-        early_stopping_metric="none", logging_steps=50,
+        **{"base_model": str(base), **recipe(args)}, dataset=data, home=args.home, name=f"knowledge-{paraphrases}",
+        eval_steps=100_000, save_steps=100_000, early_stopping_metric="none", logging_steps=50,
     )
     return card, finetune(config).entry
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=float, default=30)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--lora-rank", type=int, default=64)
+    parser.add_argument("--base", choices=["real", "scratch"], default="scratch",
+                        help=f"real: {DEFAULT_BASE_MODEL}; scratch: the from-scratch demonstration model")
+    parser.add_argument("--epochs", type=float, default=None, help="default: the real model's own, 30 for scratch")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the real model's own, 2e-3 scratch")
+    parser.add_argument("--lora-rank", type=int, default=64, help="scratch only")
     parser.add_argument("--synthetic", type=int, default=0, help="offline synthetic questions per chunk")
     parser.add_argument("--kb-vocab", action="store_true", help="base whose tokenizer learned the KB's words")
     parser.add_argument("--arm", action="append", choices=list(ARMS), help="arms to run (default: all)")
@@ -76,11 +90,15 @@ def main() -> None:
     args = parser.parse_args()
     threads = set_threads(args.threads)
     kb = handbook_kb()
-    base = scratch_base(kb if args.kb_vocab else None)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    plain = AutoModelForCausalLM.from_pretrained(base)
     rows, results, training = [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
+        args.home = Path(tmp) / "home"
+        if args.base == "real":
+            base = Path(resolve_base_model(DEFAULT_BASE_MODEL, args.home))
+        else:
+            base = scratch_base(kb if args.kb_vocab else None)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        plain = AutoModelForCausalLM.from_pretrained(base)
         arms = [arm for arm in ARMS if arm in (args.arm or ARMS)]
         for arm in arms:
             card, entry = train_arm(base, kb, Path(tmp), ARMS[arm], args)
@@ -95,14 +113,18 @@ def main() -> None:
                 results.setdefault(arm, {})[name] = after = accuracy(adapted, tokenizer, items)
                 rows.append([arm, name, after["n"], after["exact_match"], after["f1"]])
     vocabulary = "KB-aware tokenizer" if args.kb_vocab else "general-text tokenizer"
-    print_table(f"Closed-book accuracy, from-scratch demonstration model ({vocabulary}, LoRA r={args.lora_rank})",
+    model = (f"{DEFAULT_BASE_MODEL}, {recipe(args)}" if args.base == "real"
+             else f"from-scratch demonstration model, {vocabulary}")
+    print_table(f"Closed-book accuracy, {model}, LoRA r={args.lora_rank if args.base == 'scratch' else 'bundled'}",
                 ["model", "questions", "n", "EM", "F1"], sorted(rows, key=lambda r: (r[1], r[0] != "base model")))
     for arm, facts in training.items():
         print(f"{arm}: {facts['examples']['train']} examples, {facts['steps']} steps, {facts['tokens']:,} tokens, "
               f"{facts['seconds']:.0f}s")
-    name = "finetune_knowledge_kb_vocab" if args.kb_vocab else "finetune_knowledge"
-    path = write_result(name, {"model": f"from-scratch demonstration model, {vocabulary}", "threads": threads,
-                               "args": vars(args), "results": results, "training": training})
+    name = "finetune_knowledge_real" if args.base == "real" else (
+        "finetune_knowledge_kb_vocab" if args.kb_vocab else "finetune_knowledge")
+    arguments = {k: str(v) for k, v in vars(args).items() if k != "home"}
+    path = write_result(name, {"model": model, "threads": threads, "args": arguments, "results": results,
+                               "training": training})
     print(f"wrote {path}")
 
 

@@ -22,12 +22,13 @@ from pathlib import Path
 
 from _common import REPO, print_table, write_result
 
-from tailor.evaluate.metrics import bootstrap_ci, exact_match, normalize_answer, token_f1
+from tailor.evaluate.metrics import bootstrap_ci
 from tailor.generate.citations import MARKER
 from tailor.generate.extractive import ABSTAIN_BELOW
 from tailor.generate.strategies import STRATEGIES, AskConfig, make_strategy
 from tailor.kb.knowledge_base import KnowledgeBase
 from tailor.records import Answer
+from tailor.squad_metrics import exact_match, normalize_answer, token_f1
 
 HANDBOOK = REPO / "examples" / "handbook"
 

@@ -6,8 +6,8 @@ import pytest
 
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.runner import CompareRun, kb_fingerprint
-from tailor.evaluate.metrics import normalize_answer
 from tailor.records import Document
+from tailor.squad_metrics import normalize_answer
 
 TEXTS = {
     f"doc{i}.md": f"# Product {i}\n\nThe Model {i} loom weaves {100 + i} metres of cloth per hour. It weighs {40 + i} "

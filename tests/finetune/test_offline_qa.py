@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tailor.finetune.offline_qa import OfflineQAWriter, clean_line, find_span
-from tailor.finetune.synthetic import WriterReport, validate_pair
+from tailor.finetune.qa_records import WriterReport
+from tailor.finetune.synthetic import validate_pair
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from tailor.evaluate.metrics import normalize_answer
 from tailor.finetune.config import ScratchConfig
 from tailor.finetune.data import load_corpus
 from tailor.finetune.scratch import (
@@ -20,6 +19,7 @@ from tailor.finetune.scratch import (
     read_general_text,
     train_tokenizer,
 )
+from tailor.squad_metrics import normalize_answer
 
 HANDBOOK_QUESTIONS = Path(__file__).parents[2] / "examples" / "handbook" / "questions.jsonl"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tailor.finetune.synthetic import LLMQAWriter, QAPair, WriterReport, make_writer, validate_pair
+from tailor.finetune.qa_records import QAPair, WriterReport
+from tailor.finetune.synthetic import LLMQAWriter, make_writer, validate_pair
 from tailor.generate.base import Generation, GeneratorError
 
 PASSAGE = "The nightly hotel cap is EUR 180 in standard cities. Trips are booked at least 14 days ahead."

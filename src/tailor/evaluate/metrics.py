@@ -1,4 +1,4 @@
-"""Retrieval metrics (trec_eval semantics), SQuAD-style QA metrics and a bootstrap CI.
+"""Retrieval metrics (trec_eval semantics) and a bootstrap CI (the SQuAD answer metrics: `tailor.squad_metrics`).
 
 Retrieval rankings follow trec_eval: documents sorted by score descending, ties broken
 by doc id descending. A document is relevant when its graded relevance is > 0.
@@ -7,9 +7,6 @@ by doc id descending. A document is relevant when its graded relevance is > 0.
 from __future__ import annotations
 
 import math
-import re
-import string
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -113,46 +110,6 @@ def evaluate_run(qrels: Qrels, run: Run, ks: Iterable[int] = (10, 100)) -> dict[
             scores = [metric(rels, rankings[qid], k) for qid, rels in judged.items()]
             results[f"{name}@{k}"] = sum(scores) / len(scores)
     return results
-
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-def normalize_answer(s: str) -> str:
-    """Lowercase, drop punctuation and articles, collapse whitespace (as SQuAD)."""
-    no_punct = "".join(ch for ch in s.lower() if ch not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", no_punct).split())
-
-
-def _golds_or_empty(golds: Sequence[str]) -> list[str]:
-    """Golds that survive normalization, or [""] for an unanswerable question."""
-    if isinstance(golds, str):
-        raise TypeError("golds must be a sequence of answers, not a string")
-    return [gold for gold in golds if normalize_answer(gold)] or [""]
-
-
-def exact_match(prediction: str, golds: Sequence[str]) -> float:
-    """1.0 if the normalized prediction equals a normalized gold answer, else 0.0."""
-    pred = normalize_answer(prediction)
-    return max(float(normalize_answer(gold) == pred) for gold in _golds_or_empty(golds))
-
-
-def _f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
-    if not pred_tokens or not gold_tokens:
-        return float(pred_tokens == gold_tokens)
-    same = sum((Counter(gold_tokens) & Counter(pred_tokens)).values())
-    if same == 0:
-        return 0.0
-    precision = same / len(pred_tokens)
-    recall = same / len(gold_tokens)
-    return (2 * precision * recall) / (precision + recall)
-
-
-def token_f1(prediction: str, golds: Sequence[str]) -> float:
-    """Best bag-of-tokens F1 of the prediction against any gold answer."""
-    pred_tokens = normalize_answer(prediction).split()
-    return max(_f1(pred_tokens, normalize_answer(gold).split()) for gold in _golds_or_empty(golds))
 
 
 def bootstrap_ci(

@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tailor.evaluate.metrics import normalize_answer
 from tailor.finetune.config import DataConfig
 from tailor.finetune.examples import EXAMPLE_FORMATS, BuildContext, Corpus, QAItem, SourceDoc
-from tailor.finetune.synthetic import QAPair, QAWriter, WriterReport, make_writer, validate_pair
+from tailor.finetune.qa_records import QAPair, QAWriter, WriterReport
+from tailor.finetune.synthetic import make_writer, validate_pair
 from tailor.jsonl import json_object
 from tailor.kb.knowledge_base import canonical_uri, open_existing_store
 from tailor.kb.store import SearchFilter
+from tailor.squad_metrics import normalize_answer
 
 SPLITS = ("train", "validation")
 

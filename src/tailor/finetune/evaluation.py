@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from tailor.evaluate.metrics import exact_match, token_f1
 from tailor.finetune.formats import final_answer
 from tailor.generate.base import Message
 from tailor.generate.hf import plain_prompt
+from tailor.squad_metrics import exact_match, token_f1
 
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: list[Message]) -> str:

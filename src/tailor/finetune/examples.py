@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tailor.evaluate.metrics import normalize_answer
 from tailor.finetune import formats
 from tailor.finetune.config import DataConfig
 from tailor.generate.sentences import split_sentences
 from tailor.records import Chunk, Hit
+from tailor.squad_metrics import normalize_answer
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from tailor.finetune.synthetic import QAPair, WriterReport
+from tailor.finetune.qa_records import QAPair, WriterReport
 from tailor.generate.sentences import split_sentences
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"

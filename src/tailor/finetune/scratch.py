@@ -38,7 +38,8 @@ from tailor.finetune.config import ScratchConfig
 from tailor.finetune.data import load_corpus
 from tailor.finetune.formats import assistant, closed_book_prompt
 from tailor.finetune.offline_qa import OfflineQAWriter
-from tailor.finetune.synthetic import WriterReport, validate_pair
+from tailor.finetune.qa_records import WriterReport
+from tailor.finetune.synthetic import validate_pair
 
 GENERAL_TEXT = Path(__file__).parent / "general_text"
 MARKER = "tailor_scratch.json"

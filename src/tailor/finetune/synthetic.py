@@ -1,6 +1,7 @@
 """Synthetic training questions: writers that turn passages into question/answer pairs.
 
-A writer is anything with `questions` and `paraphrases` (the `QAWriter` protocol). Two ship: an LLM
+A writer is anything with `questions` and `paraphrases` (the `QAWriter` protocol of `qa_records.py`,
+which also holds the records every writer shares). Two ship: an LLM
 writer over any configured `Generator`, and the offline writer of `offline_qa.py` for machines
 without an LLM. Whatever a writer returns goes through `validate_pair` and de-duplication in the
 data builder; every rejected, malformed or failed generation is counted in a `WriterReport`.
@@ -11,53 +12,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Protocol
 
-from tailor.evaluate.metrics import normalize_answer
+from tailor.finetune.offline_qa import OfflineQAWriter
+from tailor.finetune.qa_records import QAPair, QAWriter, WriterReport
 from tailor.generate.base import GenerationConfig, Generator, GeneratorError
-
-MAX_REJECT_SAMPLES = 5
-
-
-@dataclass(frozen=True)
-class QAPair:
-    question: str
-    answer: str
-
-
-@dataclass
-class WriterReport:
-    """What a writer was asked for, what survived, and why the rest did not."""
-
-    writer: str = ""
-    requested: int = 0
-    accepted: int = 0
-    malformed: int = 0
-    invalid: int = 0
-    duplicates: int = 0
-    errors: int = 0
-    rejects: list[str] = field(default_factory=list)
-
-    def reject(self, kind: str, detail: str) -> None:
-        setattr(self, kind, getattr(self, kind) + 1)
-        if len(self.rejects) < MAX_REJECT_SAMPLES:
-            self.rejects.append(f"{kind}: {detail[:200]}")
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-class QAWriter(Protocol):
-    name: str
-
-    def questions(self, passage: str, title: str, n: int, report: WriterReport) -> list[QAPair]:
-        """Up to n candidate pairs about the passage; unparseable output and failures go to `report`."""
-        ...
-
-    def paraphrases(self, question: str, n: int, report: WriterReport) -> list[str]:
-        """Up to n rewordings of the question that keep its meaning."""
-        ...
+from tailor.squad_metrics import normalize_answer
 
 
 def validate_pair(pair: QAPair, passage: str) -> str | None:
@@ -144,8 +103,6 @@ class LLMQAWriter:
 
 
 def _offline(spec: str) -> QAWriter:
-    from tailor.finetune.offline_qa import OfflineQAWriter
-
     return OfflineQAWriter()
 
 

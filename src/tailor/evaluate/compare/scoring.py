@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from tailor.evaluate.compare.questions import Question
-from tailor.evaluate.metrics import exact_match, mrr_at_k, ndcg_at_k, normalize_answer, recall_at_k, token_f1
+from tailor.evaluate.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from tailor.finetune.formats import final_answer
 from tailor.generate.citations import MARKER, answer_sentences
+from tailor.squad_metrics import exact_match, normalize_answer, token_f1
 
 RETRIEVAL_K = 5
 

@@ -1,4 +1,4 @@
-"""EM/F1 against the official SQuAD 2.0 evaluation logic."""
+"""tailor.squad_metrics: EM/F1 against the official SQuAD 2.0 evaluation logic (its script sits beside this test)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import squad_v2_official as official
 
-from tailor.evaluate.metrics import exact_match, normalize_answer, token_f1
+from tailor.squad_metrics import exact_match, normalize_answer, token_f1
 
 VARIANTS = ("gold", "restyled", "truncated", "other", "empty", "only_articles")
 
