@@ -8,6 +8,7 @@ one after the other in this process on the same prompts:
     plain    fp32, one question at a time through `generate` (HFGenerator with batch_size 1, `answer`)
     batched  fp32, `answer_batch`: questions sorted by prompt length, `--batch-size` at a time, left padded
     int8     batched, with the decoder's Linear layers dynamically quantised to int8 (per-channel)
+    bf16     batched, with every weight in bfloat16
 
 It reports questions/s and the speed-up over plain, and the accuracy of each on the same questions with a
 95% bootstrap CI (plus the number of answers that differ from plain's). Greedy decoding throughout.
@@ -32,7 +33,8 @@ from tailor.generate.strategies import AskConfig, make_strategy
 from tailor.kb.knowledge_base import KnowledgeBase
 
 HANDBOOK = REPO / "examples" / "handbook"
-WAYS = {"plain": {"batch_size": 1, "quantize": None}, "batched": {"quantize": None}, "int8": {"quantize": "int8"}}
+WAYS = {"plain": {"batch_size": 1, "quantize": None}, "batched": {"quantize": None}, "int8": {"quantize": "int8"},
+        "bf16": {"quantize": "bf16"}}
 
 
 def main() -> None:

@@ -1,11 +1,13 @@
-"""Pieces of the compare run that need a knowledge base but no model."""
+"""Pieces of the compare run that need a knowledge base but no model: inputs, the KB fingerprint, answering."""
 
 from __future__ import annotations
 
 import pytest
 
+from tailor.evaluate.compare.cache import AnswerCache
 from tailor.evaluate.compare.config import CompareConfig
-from tailor.evaluate.compare.runner import CompareRun, kb_fingerprint
+from tailor.evaluate.compare.context import RunContext, kb_fingerprint
+from tailor.evaluate.compare.inputs import generate_questions
 from tailor.records import Document
 from tailor.squad_metrics import normalize_answer
 
@@ -22,8 +24,8 @@ def test_without_a_questions_file_questions_come_from_held_out_documents(make_kb
     kb.ingest_documents([Document(id=d, text=t, title=d, source=d, groups=("public",)) for d, t in TEXTS.items()]
                         + [Document(id="hr.md", text="# Pay\n\nBand L4 pays EUR 81,000 a year in 2026.\n",
                                     title="Pay", source="hr.md", groups=("hr",))])
-    run = CompareRun(CompareConfig(kb=kb.uri, out=tmp_path / "out", arms=[]))
-    found = run.generate_questions(kb)
+    ctx = RunContext(CompareConfig(kb=kb.uri, out=tmp_path / "out", arms=[]), tmp_path / "out", tmp_path / "home")
+    found = generate_questions(ctx, kb)
     assert found.generated and found.questions and "held-out documents" in found.source
     held_out = {d for q in found.questions for d in q.doc_ids}
     assert 0 < len(held_out) < len(TEXTS) + 1  # a share of the documents, not all of them
@@ -47,14 +49,16 @@ def test_the_kb_fingerprint_follows_content_not_version_numbers(make_kb):
 
 def test_an_arm_refused_to_a_questions_caller_answers_refused_and_the_refusal_is_audited(tmp_path):
     from tailor.audit import AuditLog
+    from tailor.evaluate.compare.answering import Answerer
     from tailor.evaluate.compare.arms import ArmPlan
     from tailor.evaluate.compare.config import ArmConfig
     from tailor.evaluate.compare.questions import Question
     from tailor.finetune import strategies  # noqa: F401  (registers the finetuned strategy)
     from tailor.finetune.registry import AdapterEntry
 
-    run = CompareRun(CompareConfig(kb=tmp_path / "kb", out=tmp_path / "out", arms=[]))
-    run.audit = AuditLog.open(tmp_path / "trail")
+    ctx = RunContext(CompareConfig(kb=tmp_path / "kb", out=tmp_path / "out", arms=[]), tmp_path / "out", tmp_path)
+    ctx.work.mkdir(parents=True)
+    run = Answerer(ctx, AnswerCache(ctx.work / "answers.sqlite"), AuditLog.open(tmp_path / "trail"))
     adapter = AdapterEntry("hr-qa", 2, tmp_path / "hr-qa", {"groups": ["hr"], "base_model": {"id": "tiny"}})
     plan = ArmPlan(ArmConfig(name="finetuned", strategy="finetuned"), generator="hf:tiny", adapter=adapter,
                    fingerprint={"arm": "finetuned"})

@@ -212,6 +212,14 @@ def test_int8_quantises_the_decoder_linear_layers(tiny_llm_dir: Path) -> None:
     assert generator.name.endswith("+int8")
 
 
+def test_bf16_casts_every_weight_and_generates(tiny_llm_dir: Path) -> None:
+    generator = HFGenerator(str(tiny_llm_dir), device="cpu", quantize="bf16")
+    result = generator.generate(MESSAGES, GenerationConfig(max_new_tokens=4))
+    assert result.tokens_out == 4
+    assert {p.dtype for p in generator._load().model.parameters()} == {torch.bfloat16}
+    assert generator.name.endswith("+bf16")
+
+
 def test_unknown_quantisation_is_refused(tiny_llm_dir: Path) -> None:
     with pytest.raises(GeneratorError, match="unknown quantize"):
         HFGenerator(str(tiny_llm_dir), quantize="int3")

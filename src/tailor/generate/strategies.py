@@ -58,8 +58,8 @@ class AskConfig(BaseModel):
         None, ge=0, le=1, description="With focus: abstain without generating when the extractive reader's "
         "confidence in the best sentence is below this. None: the model's measured default, else never",
     )
-    quantize: Literal["int8"] | None = Field(
-        None, description="hf: int8 dynamic quantisation of the decoder's Linear layers (faster on CPU)"
+    quantize: Literal["int8", "bf16"] | None = Field(
+        None, description="hf: int8 dynamic quantisation of the decoder's Linear layers, or bf16 weights (faster on CPU)"
     )
     batch_size: int = Field(8, ge=1, description="hf: questions generated together when answering many at once")
     temperature: float = Field(0.0, ge=0, description="0 decodes greedily (reproducible answers)")

@@ -40,7 +40,9 @@ class ArmConfig(BaseModel):
     template: str | None = Field(
         None, description="Prompt template (name or .jinja path); None: the strategy's default for this base model"
     )
-    quantize: Literal["int8"] | None = Field(None, description="hf: int8 dynamic quantisation (faster on CPU)")
+    quantize: Literal["int8", "bf16"] | None = Field(
+        None, description="hf: int8 dynamic quantisation or bf16 weights (faster on CPU; see generation_speed.py)"
+    )
     batch_size: int = Field(8, ge=1, description="Questions generated together (speed only; greedy answers are unchanged)")
 
     @model_validator(mode="after")

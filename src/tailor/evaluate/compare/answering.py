@@ -1,0 +1,119 @@
+"""Every arm answers every question as the question's caller, a batch at a time.
+
+Each answer is committed to OUT/work/answers.sqlite as its batch ends (keyed by the arm's settings and
+model, the question, the caller and, for arms that retrieve, the KB's content), so a killed run resumes
+there, and goes to the KB's audit trail like the answers of `ask` and the API. An arm refused to a
+caller (an adapter trained on groups it lacks) answers a refusal without asking the model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tailor.audit import AuditLog
+from tailor.evaluate.compare.arms import ArmPlan, build_strategy, refusal
+from tailor.evaluate.compare.cache import AnswerCache, cache_key
+from tailor.evaluate.compare.context import RunContext
+from tailor.evaluate.compare.questions import Question
+from tailor.generate.base import GeneratorError
+from tailor.generate.strategies import Strategy
+from tailor.kb.knowledge_base import KnowledgeBase
+from tailor.records import Answer
+
+Answers = dict[str, dict[str, Any]]
+"""Question id -> the committed answer record (`answer_record`)."""
+
+
+class Answerer:
+    def __init__(self, ctx: RunContext, cache: AnswerCache, audit: AuditLog | None) -> None:
+        self.ctx = ctx
+        self.cache = cache
+        self.audit = audit
+        self._strategies: dict[str, Strategy] = {}
+
+    def answer_all(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question],
+                   kb_state: str) -> dict[str, Answers]:
+        """Arm name -> its answers; an arm whose model fails is marked skipped with the error."""
+        started = time.perf_counter()
+        results = {}
+        for plan in plans:
+            if plan.skip_reason:
+                self.ctx.log(f"arm {plan.name} skipped: {plan.skip_reason}")
+                continue
+            try:
+                strategy = self.strategy(plan, kb)
+                results[plan.name] = self.ask(plan, strategy, questions, kb_state, f"answer: {plan.name}", kb.version)
+            except GeneratorError as exc:
+                plan.skip_reason = f"failed: {exc}"
+                self.ctx.log(f"arm {plan.name} failed: {exc}")
+        self.ctx.timings["answer"] = time.perf_counter() - started
+        return results
+
+    def ask(self, plan: ArmPlan, strategy: Strategy | None, questions: Sequence[Question], kb_state: str,
+            phase: str, kb_version: int | None, groups: Sequence[str] | None = None,
+            check_access: bool = True) -> Answers:
+        """Every question through one arm, a batch at a time; cached answers are reused, new ones committed
+        as each batch finishes (a killed run loses at most one batch)."""
+        answers: Answers = {}
+        size = plan.config.batch_size
+        for start in range(0, len(questions), size):
+            batch = questions[start : start + size]
+            callers = {q.id: tuple(sorted(groups or q.groups)) for q in batch}
+            keys = {q.id: cache_key(plan.fingerprint, q.question, callers[q.id],
+                                    kb_state if plan.retrieves else None, check_access) for q in batch}
+            todo = []
+            for question in batch:
+                cached = self.cache.get(keys[question.id])
+                problem = plan.access_problem(callers[question.id]) if check_access and cached is None else None
+                if cached is not None:
+                    answers[question.id] = cached
+                elif problem:
+                    answer = refusal(plan, question.question, problem)
+                    self.record(plan, answer, callers[question.id], kb_version, outcome="refused", reason=problem)
+                    answers[question.id] = self.commit(keys[question.id], plan, answer)
+                else:
+                    todo.append(question)
+            if todo:
+                assert strategy is not None
+                found = strategy.answer_batch([q.question for q in todo], [callers[q.id] for q in todo])
+                for question, answer in zip(todo, found, strict=True):
+                    self.record(plan, answer, callers[question.id], kb_version)
+                    answers[question.id] = self.commit(keys[question.id], plan, answer)
+            self.ctx.progress(phase, min(start + size, len(questions)), len(questions))
+        return answers
+
+    def strategy(self, plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
+        """The arm's strategy over `kb`, built once: the answering, freshness and leak phases share its model."""
+        key = json.dumps([plan.fingerprint, kb.uri if plan.retrieves else None], sort_keys=True, default=str)
+        if key not in self._strategies:
+            self._strategies[key] = build_strategy(plan, kb)
+        return self._strategies[key]
+
+    def commit(self, key: str, plan: ArmPlan, answer: Answer) -> dict[str, Any]:
+        record = answer_record(answer)
+        self.cache.put(key, plan.name, record)
+        return record
+
+    def record(self, plan: ArmPlan, answer: Answer, caller: Sequence[str], kb_version: int | None,
+               **outcome: str) -> None:
+        """Every answer compare produces goes to the KB's audit trail; a refusal with `outcome="refused"` and
+        its `reason`."""
+        if self.audit is not None:
+            self.audit.record(answer, caller="compare", groups=caller, kb_version=kb_version,
+                              adapter=plan.adapter.ref if plan.adapter else None, **outcome)
+
+
+def answer_record(answer: Answer) -> dict[str, Any]:
+    """The answer as stored and reported: hits keep ids, ranks and scores, not the retrieved text."""
+    record = answer.to_dict()
+    record["hits"] = [{"chunk": {"id": h["chunk"]["id"], "doc_id": h["chunk"]["doc_id"]}, "score": h["score"],
+                       "doc_title": h["doc_title"]} for h in record["hits"]]
+    passages = {h.chunk.id: h.chunk for h in answer.hits}
+    for citation in record["citations"]:
+        chunk = passages.get(citation["chunk_id"])
+        citation["passage"] = chunk.text if chunk else citation["quote"]
+        citation["passage_start"] = chunk.start if chunk else citation["start"]
+    return record

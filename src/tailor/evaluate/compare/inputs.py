@@ -1,0 +1,67 @@
+"""The run's inputs: the knowledge base (ingested into OUT/kb, incrementally, or opened) and the questions
+(read from the file, bad lines reported, or generated from held-out documents), then the split and sample."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tailor.evaluate.compare.context import RunContext, kb_fingerprint
+from tailor.evaluate.compare.questions import Question, QuestionSet, load_questions
+from tailor.evaluate.compare.splits import select
+from tailor.finetune.config import DataConfig
+from tailor.finetune.data import build_dataset
+from tailor.kb.knowledge_base import KnowledgeBase
+
+
+def open_kb(ctx: RunContext) -> tuple[KnowledgeBase, dict[str, Any]]:
+    started = time.perf_counter()
+    if ctx.config.kb is not None:
+        kb = KnowledgeBase.open(ctx.config.kb, must_exist=True)
+        info: dict[str, Any] = {"ingest_seconds": 0.0, "ingest_errors": []}
+    else:
+        kb = KnowledgeBase.open(ctx.out / "kb")
+        report = kb.ingest([ctx.config.docs], sync=True, on_progress=ctx.progress)
+        info = {"ingest_seconds": round(report.seconds, 3), "embedded_chunks": report.chunks,
+                "ingest_errors": [{"path": e.path, "reason": e.reason} for e in report.errors]}
+        for error in report.errors:
+            ctx.log(f"skipped {error.path}: {error.reason}")
+    stats = kb.stats()
+    ctx.timings["kb"] = time.perf_counter() - started
+    return kb, {"uri": stats["uri"], "version": stats["version"], "documents": stats["documents"],
+                "chunks": stats["chunks"], "groups": stats["groups"], "fingerprint": kb_fingerprint(kb), **info}
+
+
+def load_question_set(ctx: RunContext, kb: KnowledgeBase) -> QuestionSet:
+    config = ctx.config
+    if config.questions is not None:
+        found = load_questions(config.questions)
+        for error in found.errors:
+            ctx.log(f"skipped question: {error.reason}")
+    else:
+        found = generate_questions(ctx, kb)
+    if config.question_split:
+        found.questions = select(found.questions, config.question_split)
+    if config.max_questions:
+        found.questions = found.questions[: config.max_questions]
+    if not found.questions:
+        raise ValueError(f"no valid questions in {found.source}")
+    return found
+
+
+def generate_questions(ctx: RunContext, kb: KnowledgeBase) -> QuestionSet:
+    """Offline questions about held-out documents (the data builder's validation split)."""
+    groups = sorted(kb.stats()["groups"])
+    folder = ctx.work / "heldout-questions"
+    card = build_dataset(DataConfig(kb=Path(kb.uri), out=folder, groups=groups, format="qa", generator="offline",
+                                    questions_per_chunk=2, val_fraction=0.3, seed=ctx.config.seed))
+    rows = [json.loads(line) for line in (folder / "validation.jsonl").open()]
+    questions = []
+    for row in rows:
+        doc_groups = {g for d in row["doc_ids"] if (doc := kb.document(d, groups=None)) for g in doc.groups}
+        questions.append(Question(id=row["id"], question=row["question"], answers=tuple(row["answers"]),
+                                  doc_ids=tuple(row["doc_ids"]), groups=tuple(sorted(doc_groups)) or ("public",)))
+    source = f"generated from {len(card['documents']['validation'])} held-out documents"
+    return QuestionSet(questions, source, generated=True)

@@ -1,0 +1,112 @@
+"""The models behind the arms: the base model (converted or built once), then each arm's plan with its
+generator and adapter, trained in the run on the KB's documents or taken from the registry."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import tailor
+from tailor.base_models import BaseModelError, is_gguf, model_facts, preferred_settings, resolve_base_model
+from tailor.evaluate.compare.arms import ArmPlan, describe_model, resolve_generator
+from tailor.evaluate.compare.config import BASE, TRAIN
+from tailor.evaluate.compare.context import RunContext
+from tailor.evaluate.compare.training import TrainedAdapter, ensure_scratch_model, train_adapter
+from tailor.finetune.registry import AdapterRegistry
+from tailor.finetune.scratch import is_scratch_model
+from tailor.kb.knowledge_base import KnowledgeBase
+
+
+def base_generator(ctx: RunContext) -> tuple[str | None, str | None, dict[str, Any]]:
+    """(generator spec of the base model, why there is none, facts about it)."""
+    base = ctx.config.base_model
+    if base.startswith("openai:"):
+        return base, None, {"kind": "openai-compatible endpoint", "spec": base}
+    if base == "scratch":
+        # A ~1M-parameter model gains nothing from intra-op threads, and on a busy machine their
+        # spin-waits made training 20x slower in our runs: one thread for the whole run.
+        torch.set_num_threads(1)
+        ctx.progress("base model (scratch, built once)", 0, 1)
+        path, facts = ensure_scratch_model(ctx.home, ctx.config.scratch)
+        ctx.progress("base model (scratch, built once)", 1, 1)
+        return f"hf:{path}", None, {"kind": "scratch", "path": path, "parameters": facts.get("parameters"),
+                                    "build_seconds": facts.get("seconds"), "reused": facts.get("reused")}
+    if is_gguf(base):
+        ctx.progress(f"base model ({base}, converted once)", 0, 1)
+        try:
+            folder = resolve_base_model(base, ctx.home, progress=False)
+        except BaseModelError as exc:
+            return None, str(exc), {"kind": "gguf", "spec": base}
+        ctx.progress(f"base model ({base}, converted once)", 1, 1)
+        return f"hf:{folder}", None, model_facts(base, ctx.home)
+    if Path(base).expanduser().is_dir():
+        return f"hf:{base}", None, {"kind": "hf", "path": base}
+    try:
+        from transformers import AutoConfig
+
+        AutoConfig.from_pretrained(base)
+    except OSError as exc:
+        return None, f"base model {base!r} is not available offline ({exc.__class__.__name__})", {"kind": "hf"}
+    return f"hf:{base}", None, {"kind": "hf", "id": base}
+
+
+def plan_arms(ctx: RunContext, kb: KnowledgeBase) -> tuple[list[ArmPlan], dict[str, Any] | None]:
+    """Every arm's plan (skipped ones with their reason), and the facts about the base model."""
+    started = time.perf_counter()
+    needs_base = any(arm.generator == BASE for arm in ctx.config.arms)
+    base_spec, base_problem, base_info = base_generator(ctx) if needs_base else (None, None, None)
+    plans = []
+    trained: dict[str, TrainedAdapter] = {}
+    for arm in ctx.config.arms:
+        plan = ArmPlan(arm)
+        generator, problem = resolve_generator(arm, base_spec, base_problem)
+        if generator is None:
+            plan.skip_reason = problem
+            plans.append(plan)
+            continue
+        plan.generator, plan.model = generator, describe_model(generator)
+        if arm.adapter:
+            if not generator.startswith("hf:"):
+                plan.skip_reason = f"{arm.strategy} loads a LoRA adapter, which needs an hf: base model, not {generator}"
+            elif arm.adapter == TRAIN:
+                if arm.data_format not in trained:
+                    trained[arm.data_format] = train(ctx, kb, generator.removeprefix("hf:"), arm.data_format)
+                plan.adapter = trained[arm.data_format].entry
+                plan.adapter_info = trained[arm.data_format].to_dict()
+            else:
+                plan.adapter = AdapterRegistry(ctx.home).get(arm.adapter)
+                plan.adapter_info = {"ref": plan.adapter.ref, "base_model": plan.adapter.base_model,
+                                     "groups": list(plan.adapter.manifest.get("groups", [])), "reused": True,
+                                     "training": plan.adapter.manifest.get("cost", {})}
+        plan.fingerprint = {
+            "strategy": arm.strategy, "generator": generator, "top_k": arm.top_k,
+            "max_new_tokens": arm.max_new_tokens, "tailor": tailor.__version__,
+            "template": arm.template, "quantize": arm.quantize,
+            "model_settings": preferred_settings(generator.removeprefix("hf:"), arm.strategy),
+            "adapter": [plan.adapter.ref, plan.adapter.manifest.get("created_at")] if plan.adapter else None,
+        }
+        plans.append(plan)
+    ctx.timings["models"] = time.perf_counter() - started
+    return plans, base_info
+
+
+def train(ctx: RunContext, kb: KnowledgeBase, base_model: str, data_format: str, groups: list[str] | None = None,
+          kb_path: Path | None = None, suffix: str = "", finetune: dict[str, Any] | None = None) -> TrainedAdapter:
+    """An adapter of `base_model` on the KB's documents of `groups` (default: the training groups)."""
+    phase = f"train {data_format} adapter{suffix}"
+    ctx.progress(phase, 0, 1)
+    training = ctx.config.training
+    ctx.log(f"{phase} on {base_model} (groups {groups or training.groups})")
+    qa_file = Path(ctx.config.questions) if training.train_on_questions and ctx.config.questions else None
+    recipe = training.model_dump()
+    recipe["finetune"] = {**recipe["finetune"], **(finetune or {})}
+    result = train_adapter(
+        kb=kb_path or Path(kb.uri), work=ctx.work, home=ctx.home, base_model=base_model,
+        is_scratch=is_scratch_model(base_model), data_format=data_format, groups=groups or list(training.groups),
+        training=recipe, qa_file=qa_file, name=f"compare-{data_format}{suffix}",
+    )
+    ctx.progress(phase, 1, 1)
+    return result
