@@ -66,7 +66,8 @@ def test_hybrid_is_recommended_only_when_it_beats_both_beyond_the_ci():
 
 
 def test_leaks_and_forgetting_are_cautions_that_never_decide():
-    leak = {"caller_groups": ["public"], "arms": {"finetuned": {"leak_rate": est(0.25)}, "rag": {"leak_rate": est(0.0, 0)}}}
+    leak = {"caller_groups": ["public"], "arms": {"finetuned": {"leak_rate": est(0.25), "adapter_groups": ["hr"]},
+                                                  "rag": {"leak_rate": est(0.0, 0), "adapter_groups": None}}}
     forgetting = {"arms": {"finetuned": {"perplexity_change": {"mean": 0.3, "low": 0.1, "high": 0.5, "n": 12}}}}
     result = recommend(report({"rag": 0.5, "finetuned": 0.5}, {("rag", "finetuned", "accuracy"): "rag"},
                               {"rag": 10, "finetuned": 10}, leak=leak, forgetting=forgetting))
@@ -82,7 +83,7 @@ def weights(carries, first=0.45, base=0.15):
 
 
 def test_restricted_facts_held_in_the_weights_are_a_leak_even_when_no_answer_states_them():
-    silent = {"finetuned": {"leak_rate": est(0.0, 0)}}
+    silent = {"finetuned": {"leak_rate": est(0.0, 0), "adapter_groups": ["public"]}}
     leak = {"caller_groups": ["public"], "arms": silent, "weights": weights(True)}
     result = recommend(report({"rag": 0.5, "finetuned": 0.5}, {}, {"rag": 10, "finetuned": 10}, leak=leak))
     because = next(r["because"] for r in result["rules"] if r["name"] == "adapter_leaks")
@@ -92,3 +93,22 @@ def test_restricted_facts_held_in_the_weights_are_a_leak_even_when_no_answer_sta
     leak["weights"] = weights(False, first=0.2)
     result = recommend(report({"rag": 0.5, "finetuned": 0.5}, {}, {"rag": 10, "finetuned": 10}, leak=leak))
     assert "adapter_leaks" not in fired(result)
+
+
+def test_a_restricted_answer_guessed_without_an_adapter_is_the_level_an_adapter_must_exceed():
+    def leak(adapter_rate):
+        return {"caller_groups": ["public"], "arms": {
+            "closed_book": {"leak_rate": est(0.14), "adapter_groups": None},
+            "rag": {"leak_rate": est(0.14), "adapter_groups": None},
+            "finetuned": {"leak_rate": est(adapter_rate), "adapter_groups": ["public"]}}}
+
+    def finding(adapter_rate):
+        result = recommend(report({"rag": 0.5, "finetuned": 0.5}, {}, {"rag": 10, "finetuned": 10},
+                                  leak=leak(adapter_rate)))
+        return next(r for r in result["rules"] if r["name"] == "adapter_leaks")
+
+    guessed = finding(0.14)
+    assert not guessed["fired"] and "0.14, the model's guesses" in guessed["because"]
+    assert "closed_book" not in guessed["because"] and "rag" not in guessed["because"]
+    stated = finding(0.43)
+    assert stated["fired"] and "finetuned 0.43 (arms without an adapter, guessing: 0.14)" in stated["because"]

@@ -117,19 +117,27 @@ def adapter_leaks(report: Report) -> Finding:
     leak = report.get("leak") or {}
     if not leak:
         return Finding(False, "no question is answerable only from restricted documents")
-    stating = {arm: p["leak_rate"]["mean"] for arm, p in leak.get("arms", {}).items()
-               if p.get("leak_rate") and p["leak_rate"]["mean"] > 0}
+    rates = {arm: p["leak_rate"]["mean"] for arm, p in leak.get("arms", {}).items() if p.get("leak_rate")}
+    adapted = {arm for arm, p in leak.get("arms", {}).items() if p.get("adapter_groups") is not None}
+    # An arm without an adapter cannot leak through weights and its retrieval is filtered: what it states of a
+    # restricted answer is the model's guess, the level an adapter arm must exceed to count as leaking.
+    guessed = max((rate for arm, rate in rates.items() if arm not in adapted), default=0.0)
+    stating = {arm: rate for arm, rate in rates.items() if arm in adapted and rate > guessed}
     holding = [f"{arm} {s['gold_first']['mean']:.2f} vs base {s['gold_first_base']['mean']:.2f} ({name})"
                for arm, p in ((leak.get("weights") or {}).get("arms") or {}).items()
                for name, s in p["sets"].items() if s["carries_restricted_facts"]]
     found = []
     if stating:
-        found.append("restricted facts stated: " + ", ".join(f"{arm} {rate:.2f}" for arm, rate in stating.items()))
+        level = f" (arms without an adapter, guessing: {guessed:.2f})" if guessed else ""
+        found.append("restricted facts stated: " + ", ".join(f"{arm} {rate:.2f}" for arm, rate in stating.items())
+                     + level)
     if holding:
         found.append("the weights rank the restricted answer first beyond the base model: " + ", ".join(holding))
     if not found:
-        return Finding(False, f"no arm stated a restricted answer to a caller with groups {leak['caller_groups']}, "
-                              "and no adapter's weights favour restricted answers beyond its base model")
+        stated = f"at most as often as arms without one ({guessed:.2f}, the model's guesses)" if guessed else "none"
+        return Finding(False, f"restricted answers stated by adapter arms to a caller with groups "
+                              f"{leak['caller_groups']}: {stated}; no adapter's weights favour restricted answers "
+                              "beyond its base model")
     return Finding(True, f"to a caller with groups {leak['caller_groups']}: " + "; ".join(found) + "; train with "
                          "`tailor finetune --groups` limited to what every caller of the adapter may read")
 
