@@ -1,9 +1,9 @@
 """`make demo`: `tailor compare examples/handbook`, offline, and where the report is.
 
-Closed book, RAG (extractive reader and the scratch model), fine-tuned and hybrid arms answer the
-handbook's questions; the change set in examples/handbook/changes/ probes freshness; the report lands
-in out/demo/ (report.html, report.json, summary.md). A second run reuses the base model, the adapter and
-every cached answer, so it takes seconds.
+Closed book, RAG (the extractive reader and SmolLM2-135M-Instruct), fine-tuned and hybrid arms answer a
+seeded sample of the handbook's held-out questions; the change set in examples/handbook/changes/ probes
+freshness; the report lands in out/demo/ (report.html, report.json, summary.md). A second run reuses the
+converted model, the adapters and every cached answer, so it takes seconds.
 """
 
 from __future__ import annotations
