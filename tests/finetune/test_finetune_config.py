@@ -73,6 +73,8 @@ def test_a_bundled_base_model_brings_its_measured_training_settings_and_given_fi
     path.write_text("dataset: d\nlora_rank: 8\n")
     given = load_config(FinetuneConfig, path, {"epochs": 5})
     assert (given.lora_rank, given.epochs, given.lora_layers) == (8, 5, measured["lora_layers"])
+    everywhere = FinetuneConfig(dataset=tmp_path, lora_target_modules=["all-linear"])  # modules given: every block
+    assert (everywhere.lora_layers, everywhere.lora_rank) == (None, measured["lora_rank"])
     other = FinetuneConfig(base_model="some/hub-model", dataset=tmp_path)  # not bundled: the plain defaults
     assert (other.lora_layers, other.lora_target_modules, other.epochs) == (None, ["all-linear"], 3.0)
 

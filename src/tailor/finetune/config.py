@@ -127,7 +127,10 @@ class FinetuneConfig(BaseModel):
     def _bundled_model_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        return {**preferred_training(str(data.get("base_model", DEFAULT_BASE_MODEL))), **data}
+        preferred = preferred_training(str(data.get("base_model", DEFAULT_BASE_MODEL)))
+        if "lora_target_modules" in data:  # the LoRA placement is one choice: given modules replace its layers
+            preferred.pop("lora_layers", None)
+        return {**preferred, **data}
 
     @model_validator(mode="after")
     def _layers_need_named_modules(self) -> FinetuneConfig:
