@@ -58,10 +58,12 @@ def accuracy(model, tokenizer, items: list[dict]) -> dict[str, float]:
 
 def recipe(args: argparse.Namespace) -> dict:
     """The FinetuneConfig fields of an arm: the bundled defaults for the real model, else the scratch recipe."""
-    given = {"epochs": args.epochs, "learning_rate": args.learning_rate}
+    given = {"epochs": args.epochs, "learning_rate": args.learning_rate, "lora_layers": args.lora_layers}
     if args.base == "real":
-        return {"base_model": DEFAULT_BASE_MODEL, **{k: v for k, v in given.items() if v is not None}}
-    return {"method": "lora", "lora_rank": args.lora_rank, "lora_alpha": args.lora_rank, "lora_dropout": 0.0,
+        rank = {"lora_rank": args.lora_rank, "lora_alpha": 2 * args.lora_rank} if args.lora_rank else {}
+        return {"base_model": DEFAULT_BASE_MODEL, **rank, **{k: v for k, v in given.items() if v is not None}}
+    rank = args.lora_rank or 64
+    return {"method": "lora", "lora_rank": rank, "lora_alpha": rank, "lora_dropout": 0.0,
             "batch_size": 1, "warmup": 0.02, "max_length": 256, "epochs": args.epochs or 30,
             "learning_rate": args.learning_rate or 2e-3}
 
@@ -82,7 +84,8 @@ def main() -> None:
                         help=f"real: {DEFAULT_BASE_MODEL}; scratch: the from-scratch demonstration model")
     parser.add_argument("--epochs", type=float, default=None, help="default: the real model's own, 30 for scratch")
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the real model's own, 2e-3 scratch")
-    parser.add_argument("--lora-rank", type=int, default=64, help="scratch only")
+    parser.add_argument("--lora-rank", type=int, default=None, help="default: the real model's own (alpha 2x rank), 64 scratch")
+    parser.add_argument("--lora-layers", type=int, default=None, help="real: LoRA in the last N of its 30 blocks")
     parser.add_argument("--synthetic", type=int, default=0, help="offline synthetic questions per chunk")
     parser.add_argument("--kb-vocab", action="store_true", help="base whose tokenizer learned the KB's words")
     parser.add_argument("--arm", action="append", choices=list(ARMS), help="arms to run (default: all)")
@@ -114,8 +117,8 @@ def main() -> None:
                 rows.append([arm, name, after["n"], after["exact_match"], after["f1"]])
     vocabulary = "KB-aware tokenizer" if args.kb_vocab else "general-text tokenizer"
     model = (f"{DEFAULT_BASE_MODEL}, {recipe(args)}" if args.base == "real"
-             else f"from-scratch demonstration model, {vocabulary}")
-    print_table(f"Closed-book accuracy, {model}, LoRA r={args.lora_rank if args.base == 'scratch' else 'bundled'}",
+             else f"from-scratch demonstration model, {vocabulary}, LoRA r={recipe(args)['lora_rank']}")
+    print_table(f"Closed-book accuracy, {model}",
                 ["model", "questions", "n", "EM", "F1"], sorted(rows, key=lambda r: (r[1], r[0] != "base model")))
     for arm, facts in training.items():
         print(f"{arm}: {facts['examples']['train']} examples, {facts['steps']} steps, {facts['tokens']:,} tokens, "
