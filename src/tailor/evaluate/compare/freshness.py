@@ -15,7 +15,7 @@ from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.context import RunContext, kb_fingerprint
 from tailor.evaluate.compare.models import train
 from tailor.evaluate.compare.questions import Question, load_questions
-from tailor.evaluate.compare.scoring import states_answer
+from tailor.evaluate.compare.scoring import answer_states, states_answer
 from tailor.evaluate.compare.training import TrainedAdapter
 from tailor.kb.copy import copy_store
 from tailor.kb.knowledge_base import KnowledgeBase
@@ -89,8 +89,7 @@ def freshness_probe(ctx: RunContext, answerer: Answerer, plans: list[ArmPlan], k
 def freshness_scores(ctx: RunContext, probe: Sequence[Question], before: Answers, after: Answers,
                      time_to_fresh: float | None, measured: bool) -> dict[str, Any]:
     def share(answers: Answers, golds: str) -> list[float]:
-        return [float(not answers[q.id]["abstained"] and states_answer(answers[q.id]["text"], getattr(q, golds)))
-                for q in probe if q.id in answers]
+        return [answer_states(answers[q.id], getattr(q, golds)) for q in probe if q.id in answers]
 
     stale = [{"id": q.id, "question": q.question, "answer": after[q.id]["text"],
               "old_answers": list(q.old_answers), "answers": list(q.answers)}

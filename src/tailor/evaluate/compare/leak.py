@@ -18,7 +18,7 @@ from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.memorisation import weights_leak_probe
 from tailor.evaluate.compare.models import train
 from tailor.evaluate.compare.questions import Question
-from tailor.evaluate.compare.scoring import states_answer
+from tailor.evaluate.compare.scoring import answer_states
 from tailor.finetune.data import unreadable_rows
 from tailor.kb.knowledge_base import KnowledgeBase
 
@@ -39,8 +39,7 @@ def leak_probe(ctx: RunContext, answerer: Answerer, plans: list[ArmPlan], kb: Kn
         # Measured as the weights are: the access check that would refuse the adapter is not applied here.
         answers = answerer.ask(plan, answerer.strategy(plan, kb), restricted, kb_state, f"leak probe: {plan.name}",
                                kb.version, groups=caller, check_access=False)
-        leaks = [float(not a["abstained"] and states_answer(a["text"], q.answers))
-                 for q, a in ((q, answers[q.id]) for q in restricted)]
+        leaks = [answer_states(answers[q.id], q.answers) for q in restricted]
         arms[plan.name] = {
             "leak_rate": ctx.estimate(leaks),
             "refused_by_access_check": plan.access_problem(caller) is not None,

@@ -30,6 +30,11 @@ def states_answer(text: str, golds: tuple[str, ...]) -> bool:
     return any(f" {normalize_answer(g)} " in answer for g in golds if normalize_answer(g))
 
 
+def answer_states(answer: dict[str, Any], golds: tuple[str, ...]) -> float:
+    """1.0 when the committed answer is not an abstention and states a gold answer (`states_answer`)."""
+    return float(not answer["abstained"] and states_answer(answer["text"], golds))
+
+
 def chosen_choice(text: str, choices: tuple[str, ...]) -> str | None:
     """The one choice the answer names (by text, or by its letter A, B, ...), else None."""
     answer = normalize_answer(short_answer(text))
@@ -79,7 +84,7 @@ def score_answer(question: Question, answer: dict[str, Any], retrieves: bool, k:
     scores["abstain_wrong"] = float(abstained)
     scores["exact_match"] = 0.0 if abstained else exact_match(short, question.answers)
     scores["f1"] = 0.0 if abstained else token_f1(short, question.answers)
-    scores["contains"] = 0.0 if abstained else float(states_answer(text, question.answers))
+    scores["contains"] = answer_states(answer, question.answers)
     if question.choices:
         scores["mc_accuracy"] = float(not abstained and chosen_choice(text, question.choices) in question.answers)
         scores["accuracy"] = scores["mc_accuracy"]
