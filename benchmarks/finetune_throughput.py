@@ -41,6 +41,7 @@ from finetune_common import handbook_kb, qa_dataset, scratch_base, set_threads
 from tailor.base_models import DEFAULT_BASE_MODEL, resolve_base_model
 
 SCRATCH_LORA = {"lora_rank": 64, "lora_alpha": 64, "lora_dropout": 0.0}
+SCRATCH_PLAIN_LORA = {"r": 64, "lora_alpha": 64, "lora_dropout": 0.0, "target_modules": "all-linear"}  # the same, in PEFT's names
 SCRATCH_LEARNING_RATE = 2e-3
 NAIVE_LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear"}
 ARMS = {"real": ["ours", "ours-trl-head", "naive"], "scratch": ["ours", "ours-unpacked", "plain"]}
@@ -106,8 +107,8 @@ def run_arm(args: argparse.Namespace, out: Path) -> dict:
     if args.base == "scratch":
         scratch = {**SCRATCH_LORA, "learning_rate": SCRATCH_LEARNING_RATE, "max_length": args.max_length}
         if args.arm == "plain":
-            lora = {"r": 64, "lora_alpha": 64, "lora_dropout": 0.0, "target_modules": "all-linear"}
-            return run_plain(args.model, args.data, out, args.epochs, args.plain_batch, lora, SCRATCH_LEARNING_RATE)
+            return run_plain(args.model, args.data, out, args.epochs, args.plain_batch, SCRATCH_PLAIN_LORA,
+                             SCRATCH_LEARNING_RATE)
         packed = args.arm == "ours"
         batch = args.ours_batch if packed else args.plain_batch
         return run_ours(str(args.model), args.data, out, args.epochs, {**scratch, "batch_size": batch, "packing": packed})
