@@ -69,3 +69,43 @@ def test_an_arm_refused_to_a_questions_caller_answers_refused_and_the_refusal_is
     assert "hr" in entry.reason and (entry.caller, entry.groups, entry.kb_version) == ("compare", ["public"], 7)
     assert (entry.adapter, entry.adapter_version, entry.strategy) == ("hr-qa", 2, "finetuned")
     run.audit.close()
+
+
+def product_questions() -> list[dict]:
+    rows = [{"id": f"q{i}", "question": f"How many metres of cloth per hour does the Model {i} loom weave?",
+             "answers": [f"{100 + i} metres"], "doc_ids": [f"doc{i}.md"]} for i in range(10)]
+    return rows + [{"id": "none", "question": "Who founded the chess club?", "answerable": False}]
+
+
+def test_an_arm_asked_a_sample_is_scored_probed_and_paired_on_its_sample_only(tmp_path):
+    import json
+
+    from tailor.evaluate.compare.config import ArmConfig
+    from tailor.evaluate.compare.rows import QuestionRows
+    from tailor.evaluate.compare.runner import run_compare
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in TEXTS.items():
+        (docs / name).write_text(text)
+    (tmp_path / "q.jsonl").write_text("\n".join(json.dumps(q) for q in product_questions()) + "\n")
+    arms = [ArmConfig(name="all", strategy="rag", generator="extractive"),
+            ArmConfig(name="sampled", strategy="rag", generator="extractive", top_k=2, sample=4)]
+    config = CompareConfig(docs=docs, questions=tmp_path / "q.jsonl", out=tmp_path / "out", arms=arms,
+                           home=tmp_path / "home")
+    result = run_compare(config)
+
+    report = result.report
+    assert isinstance(report["per_question"], QuestionRows)  # read from the answer cache, not held
+    written = json.loads(result.paths["json"].read_text())
+    sampled = [row["id"] for row in written["per_question"] if "sampled" in row["answers"]]
+    assert len(sampled) == 4 and len(written["per_question"]) == 11
+    assert all("all" in row["answers"] for row in written["per_question"])
+    assert written["per_question"] == list(report["per_question"])
+    answerable = sum(q != "none" for q in sampled)
+    assert written["metrics"]["sampled"]["accuracy"]["n"] == answerable
+    assert written["metrics"]["all"]["accuracy"]["n"] == 10
+    accuracy = next(c for c in written["comparisons"] if c["metric"] == "accuracy")
+    assert accuracy["n"] == answerable  # paired on the questions both arms answered
+    citation = next(c for row in written["per_question"] for a in row["answers"].values() for c in a["citations"])
+    assert citation["passage"] and citation["quote"] in citation["passage"]

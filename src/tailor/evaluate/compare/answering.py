@@ -1,16 +1,20 @@
-"""Every arm answers every question as the question's caller, a batch at a time.
+"""Every arm answers every question (or its seeded sample of them) as the question's caller, a batch at a time.
 
 Each answer is committed to OUT/work/answers.sqlite as its batch ends (keyed by the arm's settings and
 model, the question, the caller and, for arms that retrieve, the KB's content), so a killed run resumes
 there, and goes to the KB's audit trail like the answers of `ask` and the API. An arm refused to a
 caller (an adapter trained on groups it lacks) answers a refusal without asking the model.
+
+The main phase keeps in memory only what the report's numbers need (`Answered`: scores, times, tokens);
+the whole record, citations and passages included, stays in the cache until the report is written.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tailor.audit import AuditLog
@@ -18,6 +22,7 @@ from tailor.evaluate.compare.arms import ArmPlan, build_strategy, refusal
 from tailor.evaluate.compare.cache import AnswerCache, cache_key
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.questions import Question
+from tailor.evaluate.compare.splits import stratified_sample
 from tailor.generate.base import GeneratorError
 from tailor.generate.strategies import Strategy
 from tailor.kb.knowledge_base import KnowledgeBase
@@ -25,6 +30,31 @@ from tailor.records import Answer
 
 Answers = dict[str, dict[str, Any]]
 """Question id -> the committed answer record (`answer_record`)."""
+Scorer = Callable[[ArmPlan, Question, dict[str, Any]], dict[str, float]]
+"""The scores of one answer record of an arm to a question."""
+
+
+@dataclass
+class Answered:
+    """One arm's answer to one question as the run holds it; the whole record is `AnswerCache.get(key)`."""
+
+    key: str
+    text: str
+    abstained: bool
+    timings_ms: dict[str, float]
+    tokens_in: int
+    tokens_out: int
+    scores: dict[str, float]
+
+
+ArmAnswers = dict[str, Answered]
+"""Question id -> the arm's answer, for the questions the arm was asked."""
+
+
+def asked(plan: ArmPlan, questions: Sequence[Question], seed: int) -> list[Question]:
+    """The questions an arm is asked: all of them, or its seeded sample stratified by groups and answerability."""
+    sample = plan.config.sample
+    return stratified_sample(questions, sample, seed) if sample else list(questions)
 
 
 class Answerer:
@@ -34,9 +64,9 @@ class Answerer:
         self.audit = audit
         self._strategies: dict[str, Strategy] = {}
 
-    def answer_all(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question],
-                   kb_state: str) -> dict[str, Answers]:
-        """Arm name -> its answers; an arm whose model fails is marked skipped with the error."""
+    def answer_all(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question], kb_state: str,
+                   score: Scorer) -> dict[str, ArmAnswers]:
+        """Arm name -> its scored answers; an arm whose model fails is marked skipped with the error."""
         started = time.perf_counter()
         results = {}
         for plan in plans:
@@ -45,7 +75,12 @@ class Answerer:
                 continue
             try:
                 strategy = self.strategy(plan, kb)
-                results[plan.name] = self.ask(plan, strategy, questions, kb_state, f"answer: {plan.name}", kb.version)
+                results[plan.name] = {
+                    question.id: answered(key, record, score(plan, question, record))
+                    for question, key, record in self.each_answer(
+                        plan, strategy, asked(plan, questions, self.ctx.config.seed), kb_state,
+                        f"answer: {plan.name}", kb.version)
+                }
             except GeneratorError as exc:
                 plan.skip_reason = f"failed: {exc}"
                 self.ctx.log(f"arm {plan.name} failed: {exc}")
@@ -55,25 +90,32 @@ class Answerer:
     def ask(self, plan: ArmPlan, strategy: Strategy | None, questions: Sequence[Question], kb_state: str,
             phase: str, kb_version: int | None, groups: Sequence[str] | None = None,
             check_access: bool = True) -> Answers:
-        """Every question through one arm, a batch at a time; cached answers are reused, new ones committed
+        """Every question through one arm (a probe's few): question id -> the whole answer record."""
+        return {question.id: record for question, _, record in
+                self.each_answer(plan, strategy, questions, kb_state, phase, kb_version, groups, check_access)}
+
+    def each_answer(self, plan: ArmPlan, strategy: Strategy | None, questions: Sequence[Question], kb_state: str,
+                    phase: str, kb_version: int | None, groups: Sequence[str] | None = None,
+                    check_access: bool = True) -> Iterator[tuple[Question, str, dict[str, Any]]]:
+        """(question, cache key, answer record), a batch at a time; cached answers are reused, new ones committed
         as each batch finishes (a killed run loses at most one batch)."""
-        answers: Answers = {}
         size = plan.config.batch_size
         for start in range(0, len(questions), size):
             batch = questions[start : start + size]
             callers = {q.id: tuple(sorted(groups or q.groups)) for q in batch}
             keys = {q.id: cache_key(plan.fingerprint, q.question, callers[q.id],
                                     kb_state if plan.retrieves else None, check_access) for q in batch}
+            records: dict[str, dict[str, Any]] = {}
             todo = []
             for question in batch:
                 cached = self.cache.get(keys[question.id])
                 problem = plan.access_problem(callers[question.id]) if check_access and cached is None else None
                 if cached is not None:
-                    answers[question.id] = cached
+                    records[question.id] = cached
                 elif problem:
                     answer = refusal(plan, question.question, problem)
                     self.record(plan, answer, callers[question.id], kb_version, outcome="refused", reason=problem)
-                    answers[question.id] = self.commit(keys[question.id], plan, answer)
+                    records[question.id] = self.commit(keys[question.id], plan, answer)
                 else:
                     todo.append(question)
             if todo:
@@ -81,9 +123,10 @@ class Answerer:
                 found = strategy.answer_batch([q.question for q in todo], [callers[q.id] for q in todo])
                 for question, answer in zip(todo, found, strict=True):
                     self.record(plan, answer, callers[question.id], kb_version)
-                    answers[question.id] = self.commit(keys[question.id], plan, answer)
+                    records[question.id] = self.commit(keys[question.id], plan, answer)
+            for question in batch:
+                yield question, keys[question.id], records[question.id]
             self.ctx.progress(phase, min(start + size, len(questions)), len(questions))
-        return answers
 
     def strategy(self, plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
         """The arm's strategy over `kb`, built once: the answering, freshness and leak phases share its model."""
@@ -104,6 +147,11 @@ class Answerer:
         if self.audit is not None:
             self.audit.record(answer, caller="compare", groups=caller, kb_version=kb_version,
                               adapter=plan.adapter.ref if plan.adapter else None, **outcome)
+
+
+def answered(key: str, record: dict[str, Any], scores: dict[str, float]) -> Answered:
+    return Answered(key, record["text"], bool(record["abstained"]), record["timings_ms"], record["tokens_in"],
+                    record["tokens_out"], scores)
 
 
 def answer_record(answer: Answer) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """From the answers to report.json: each answer scored, every arm's means with bootstrap CIs, the paired
-comparisons, latency, tokens and cost, the probes' sections, the recommendation, the per-question rows;
-then report.json, report.html and summary.md written in OUT."""
+comparisons, latency, tokens and cost, the probes' sections, the recommendation, the per-question rows (read
+from the answer cache as they are written); then report.json, report.html and summary.md written in OUT."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +16,21 @@ import numpy as np
 
 import tailor
 from tailor.evaluate.compare.adherence import violations
-from tailor.evaluate.compare.answering import Answers
+from tailor.evaluate.compare.answering import Answered, ArmAnswers
 from tailor.evaluate.compare.arms import ArmPlan
+from tailor.evaluate.compare.cache import AnswerCache
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.costs import arm_costs
 from tailor.evaluate.compare.questions import Question, QuestionSet
 from tailor.evaluate.compare.recommend import recommend
+from tailor.evaluate.compare.rows import QuestionRows, write_report_json
 from tailor.evaluate.compare.scoring import score_answer
 from tailor.evaluate.compare.stats import compare_paired
 
 STAGES = ("retrieve", "rerank", "generate", "total")
 Scores = dict[str, dict[str, dict[str, float]]]
 """Arm name -> question id -> metric -> value."""
-
-
-def score_all(config: CompareConfig, plans: Sequence[ArmPlan], questions: Sequence[Question],
-              answers: dict[str, Answers]) -> Scores:
-    by_name = {plan.name: plan for plan in plans}
-    return {name: {q.id: score(config, by_name[name], q, found[q.id]) for q in questions}
-            for name, found in answers.items()}
 
 
 def score(config: CompareConfig, plan: ArmPlan, question: Question, answer: dict[str, Any]) -> dict[str, float]:
@@ -46,11 +41,12 @@ def score(config: CompareConfig, plan: ArmPlan, question: Question, answer: dict
 
 
 def assemble(ctx: RunContext, plans: list[ArmPlan], base_info: dict[str, Any] | None, kb_info: dict[str, Any],
-             question_set: QuestionSet, answers: dict[str, Answers], scores: Scores, judge_info: dict[str, Any] | None,
-             freshness: dict[str, Any] | None, leak: dict[str, Any] | None, forgetting: dict[str, Any] | None,
-             seconds: float) -> dict[str, Any]:
+             question_set: QuestionSet, answers: dict[str, ArmAnswers], cache: AnswerCache,
+             judge_info: dict[str, Any] | None, freshness: dict[str, Any] | None, leak: dict[str, Any] | None,
+             forgetting: dict[str, Any] | None, seconds: float) -> dict[str, Any]:
     config = ctx.config
     questions = question_set.questions
+    scores = {arm: {qid: a.scores for qid, a in found.items()} for arm, found in answers.items()}
     ran = [p for p in plans if p.name in answers and not p.skip_reason]
     metrics = {p.name: arm_metrics(ctx, scores[p.name]) for p in ran}
     if leak:
@@ -59,8 +55,8 @@ def assemble(ctx: RunContext, plans: list[ArmPlan], base_info: dict[str, Any] | 
                 metrics[name]["leak_rate"] = probe["leak_rate"]
     latency = {p.name: latency_table(answers[p.name].values()) for p in ran}
     tokens = {p.name: {
-        "in_mean": float(np.mean([a["tokens_in"] for a in answers[p.name].values()])),
-        "out_mean": float(np.mean([a["tokens_out"] for a in answers[p.name].values()])),
+        "in_mean": float(np.mean([a.tokens_in for a in answers[p.name].values()])),
+        "out_mean": float(np.mean([a.tokens_out for a in answers[p.name].values()])),
     } for p in ran}
     cost = {p.name: arm_costs(p, kb_info, latency[p.name], tokens[p.name], freshness, config.prices) for p in ran}
     comparisons = paired_comparisons(ctx, ran, scores, questions)
@@ -97,7 +93,7 @@ def assemble(ctx: RunContext, plans: list[ArmPlan], base_info: dict[str, Any] | 
         "seconds": round(seconds, 2),
     }
     report["recommendation"] = recommend(report)
-    report["per_question"] = per_question(questions, answers, scores)
+    report["per_question"] = QuestionRows(questions, answers, cache)
     return report
 
 
@@ -107,13 +103,15 @@ def arm_metrics(ctx: RunContext, per_question_scores: dict[str, dict[str, float]
 
 
 def paired_comparisons(ctx: RunContext, ran: list[ArmPlan], scores: Scores, questions: Sequence[Question]) -> list[Any]:
-    """Every pair of arms on the primary metric, format adherence and abstention, on the questions both scored."""
+    """Every pair of arms on the primary metric, format adherence and abstention, on the questions both scored
+    (an arm asked a sample is paired on its sample)."""
     config = ctx.config
     found = []
     for i, a in enumerate(ran):
         for b in ran[i + 1:]:
             for metric in (config.primary_metric, "format_adherence", "abstain_correct"):
-                ids = [q.id for q in questions if metric in scores[a.name][q.id] and metric in scores[b.name][q.id]]
+                ids = [q.id for q in questions if metric in scores[a.name].get(q.id, {})
+                       and metric in scores[b.name].get(q.id, {})]
                 comparison = compare_paired(a.name, b.name, metric, [scores[a.name][i][metric] for i in ids],
                                             [scores[b.name][i][metric] for i in ids], config.bootstrap, config.seed)
                 if comparison:
@@ -131,7 +129,7 @@ def add_domain_gain(ctx: RunContext, forgetting: dict[str, Any], ran: list[ArmPl
         if closed is None:
             probe["domain_gain"] = None
             continue
-        ids = [q.id for q in questions if metric in scores[arm][q.id] and metric in scores[closed][q.id]]
+        ids = [q.id for q in questions if metric in scores[arm].get(q.id, {}) and metric in scores[closed].get(q.id, {})]
         gain = compare_paired(arm, closed, metric, [scores[arm][i][metric] for i in ids],
                               [scores[closed][i][metric] for i in ids], config.bootstrap, config.seed)
         probe["domain_gain"] = {"mean": gain.diff, "low": gain.low, "high": gain.high, "n": gain.n} if gain else None
@@ -144,31 +142,15 @@ def format_section(config: CompareConfig, metrics: dict[str, dict[str, Any]]) ->
             "arms": {name: m.get("format_adherence") for name, m in metrics.items()}}
 
 
-def latency_table(answers: Any) -> dict[str, dict[str, float]]:
+def latency_table(answers: Iterable[Answered]) -> dict[str, dict[str, float]]:
     table = {}
-    records = [a for a in answers if a["timings_ms"].get("total", 0.0) > 0]  # refusals took no time
+    records = [a for a in answers if a.timings_ms.get("total", 0.0) > 0]  # refusals took no time
     for stage in STAGES:
-        values = [a["timings_ms"].get(stage, 0.0) for a in records]
+        values = [a.timings_ms.get(stage, 0.0) for a in records]
         if values:
             table[stage] = {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
                             "mean": float(np.mean(values))}
     return table
-
-
-def per_question(questions: Sequence[Question], answers: dict[str, Answers], scores: Scores) -> list[dict[str, Any]]:
-    rows = []
-    for q in questions:
-        rows.append({
-            "id": q.id, "question": q.question, "answerable": q.answerable, "gold": list(q.answers),
-            "gold_doc_ids": list(q.doc_ids), "groups": list(q.groups),
-            "answers": {arm: {"text": a[q.id]["text"], "abstained": a[q.id]["abstained"], "scores": scores[arm][q.id],
-                              "citations": [{k: c[k] for k in ("marker", "doc_id", "title", "source", "quote",
-                                                               "passage", "start", "end", "page", "supported")}
-                                            for c in a[q.id]["citations"]],
-                              "timings_ms": a[q.id]["timings_ms"]}
-                        for arm, a in answers.items()},
-        })
-    return rows
 
 
 def environment() -> dict[str, Any]:
@@ -185,7 +167,5 @@ def write_outputs(report: dict[str, Any], out: Path) -> dict[str, Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "report.json"
-    tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
-    tmp.replace(json_path)
+    write_report_json(report, json_path)
     return {"json": json_path, **write_report(report, out)}

@@ -53,6 +53,10 @@ class ArmConfig(BaseModel):
             if self.adapter is None:
                 self.adapter = TRAIN
         elif self.adapter is not None:
+    sample: int | None = Field(
+        None, ge=1, description="Ask this arm a seeded sample of N of the run's questions, stratified by caller groups "
+        "and answerability (a slow arm beside fast ones); pairwise comparisons use the questions both arms answered"
+    )
             raise ValueError(f"arm {self.name}: strategy {self.strategy} takes no adapter")
         return self
 

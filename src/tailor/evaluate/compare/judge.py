@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tailor.evaluate.compare.answering import ArmAnswers
 from tailor.evaluate.compare.cache import AnswerCache, cache_key
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.questions import Question
@@ -76,29 +77,29 @@ class Judge:
         return Verdict(None, problem, self.retries + 1)
 
 
-def judge_answers(ctx: RunContext, cache: AnswerCache, questions: Sequence[Question], answers: dict[str, Any],
-                  scores: dict[str, dict[str, dict[str, float]]]) -> dict[str, Any] | None:
-    """`judge_accuracy` added to each arm's answerable scores (verdicts cached like answers); per arm, how
-    many were judged and how many judgements failed."""
+def judge_answers(ctx: RunContext, cache: AnswerCache, questions: Sequence[Question],
+                  answers: dict[str, ArmAnswers]) -> dict[str, Any] | None:
+    """`judge_accuracy` added to the scores of each arm's answerable questions (verdicts cached like answers);
+    per arm, how many were judged and how many judgements failed."""
     if not ctx.config.judge:
         return None
     judge = Judge(ctx.config.judge, retries=ctx.config.judge_retries)
     info: dict[str, Any] = {"generator": ctx.config.judge, "arms": {}}
-    answerable = [q for q in questions if q.answerable]
     for name, arm_answers in answers.items():
+        answerable = [q for q in questions if q.answerable and q.id in arm_answers]
         judged = failed = 0
         for done, question in enumerate(answerable):
             answer = arm_answers[question.id]
-            key = cache_key("judge", ctx.config.judge, question.question, question.answers, answer["text"])
+            key = cache_key("judge", ctx.config.judge, question.question, question.answers, answer.text)
             verdict = cache.get(key)
             if verdict is None:
-                verdict = judge.judge(question.question, list(question.answers), answer["text"]).to_dict()
+                verdict = judge.judge(question.question, list(question.answers), answer.text).to_dict()
                 cache.put(key, f"judge:{name}", verdict)
             if verdict["correct"] is None:
                 failed += 1
             else:
                 judged += 1
-                scores[name][question.id]["judge_accuracy"] = float(verdict["correct"])
+                answer.scores["judge_accuracy"] = float(verdict["correct"])
             ctx.progress(f"judge: {name}", done + 1, len(answerable))
         info["arms"][name] = {"judged": judged, "failed": failed}
     return info

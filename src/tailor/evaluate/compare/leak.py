@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tailor.evaluate.compare.answering import Answerer
+from tailor.evaluate.compare.answering import Answerer, asked
 from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.config import TRAIN
 from tailor.evaluate.compare.context import RunContext
@@ -36,16 +36,20 @@ def leak_probe(ctx: RunContext, answerer: Answerer, plans: list[ArmPlan], kb: Kn
     started = time.perf_counter()
     arms = {}
     for plan in (probed if restricted else []):
+        sampled = {q.id for q in asked(plan, questions, config.seed)}
+        probe = [q for q in restricted if q.id in sampled]  # an arm asked a sample is probed on its sample
+        if not probe:
+            continue
         # Measured as the weights are: the access check that would refuse the adapter is not applied here.
-        answers = answerer.ask(plan, answerer.strategy(plan, kb), restricted, kb_state, f"leak probe: {plan.name}",
+        answers = answerer.ask(plan, answerer.strategy(plan, kb), probe, kb_state, f"leak probe: {plan.name}",
                                kb.version, groups=caller, check_access=False)
-        leaks = [answer_states(answers[q.id], q.answers) for q in restricted]
+        leaks = [answer_states(answers[q.id], q.answers) for q in probe]
         arms[plan.name] = {
             "leak_rate": ctx.estimate(leaks),
             "refused_by_access_check": plan.access_problem(caller) is not None,
             "adapter_groups": list(plan.adapter_groups) if plan.adapter else None,
             "leaked": [{"id": q.id, "question": q.question, "answer": answers[q.id]["text"]}
-                       for q, leak in zip(restricted, leaks, strict=True) if leak],
+                       for q, leak in zip(probe, leaks, strict=True) if leak],
         }
     adapted = [p for p in probed if p.adapter and p.generator.startswith("hf:")]
     weights = None

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tailor.audit import AuditLog, default_audit_dir
 from tailor.evaluate.compare.answering import Answerer
 from tailor.evaluate.compare.arms import ArmPlan
-from tailor.evaluate.compare.assemble import assemble, score_all, write_outputs
+from tailor.evaluate.compare.assemble import assemble, score, write_outputs
 from tailor.evaluate.compare.cache import AnswerCache
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.context import LogCallback, ProgressCallback, RunContext
@@ -58,19 +59,17 @@ def run_compare(config: CompareConfig, progress: ProgressCallback | None = None,
         questions = question_set.questions
         plans, base_info = plan_arms(ctx, kb)
         answerer = Answerer(ctx, cache, audit)
-        answers = answerer.answer_all(plans, kb, questions, kb_info["fingerprint"])
-        scores = score_all(config, plans, questions, answers)
-        judged = judge_answers(ctx, cache, questions, answers, scores)
+        answers = answerer.answer_all(plans, kb, questions, kb_info["fingerprint"], partial(score, config))
+        judged = judge_answers(ctx, cache, questions, answers)
         freshness = freshness_probe(ctx, answerer, plans, kb)
         leak = leak_probe(ctx, answerer, plans, kb, questions, kb_info["fingerprint"])
         forgetting = forgetting_of(ctx, plans)
+        report = assemble(ctx, plans, base_info, kb_info, question_set, answers, cache, judged, freshness, leak,
+                          forgetting, time.perf_counter() - started)
+        return CompareResult(report, write_outputs(report, ctx.out))
     finally:
         kb.close()
         audit.close()
-
-    report = assemble(ctx, plans, base_info, kb_info, question_set, answers, scores, judged, freshness, leak,
-                      forgetting, time.perf_counter() - started)
-    return CompareResult(report, write_outputs(report, ctx.out))
 
 
 def forgetting_of(ctx: RunContext, plans: list[ArmPlan]) -> dict[str, Any] | None:
