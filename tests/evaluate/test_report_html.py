@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
+import hashlib
+import itertools
 import json
+import random
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +57,45 @@ def displayed_matches(text: str, value: float) -> bool:
 
 def soup_of(report: dict[str, Any]) -> BeautifulSoup:
     return BeautifulSoup(render_html(build_view(report)), "html.parser")
+
+
+def embedded(page: BeautifulSoup) -> dict[str, Any]:
+    """The per-question data the page's script reads: gzipped JSON in base64."""
+    return json.loads(gzip.decompress(base64.b64decode(page.find("script", id="questions-data").string)))
+
+
+def utf16_slice(text: str, start: int, end: int) -> str:
+    """text[start:end] with JavaScript's string offsets."""
+    return text.encode("utf-16-le")[2 * start : 2 * end].decode("utf-16-le")
+
+
+def expected_outcome(question: dict[str, Any], answer: dict[str, Any], primary: str = "accuracy") -> str:
+    """The outcome filter's meaning, from report.json: see the note above the page's question table."""
+    if answer["abstained"]:
+        return "refused" if answer["timings_ms"].get("total") == 0 else "abstained"
+    if not question["answerable"]:
+        return "wrong"
+    score = answer["scores"].get(primary)
+    return "unscored" if score is None else "correct" if score >= 0.5 else "wrong"
+
+
+def with_payloads(report: dict[str, Any]) -> dict[str, Any]:
+    """The sample with script in every kind of document text of question q131 and in the sections."""
+    report = copy.deepcopy(report)
+    answer = report["per_question"][2]["answers"]["rag_scratch"]
+    answer["text"] = f"Look: {PAYLOAD} [1]"
+    citation = answer["citations"][0]
+    citation["quote"] = f"Please {PAYLOAD} first."
+    citation["passage"] = (
+        f"Before. {citation['quote']} After </blockquote></div></script><script>alert(1)</script>"
+    )
+    citation["title"] = PAYLOAD
+    report["per_question"][2]["question"] = PAYLOAD
+    report["arms"][4]["skip_reason"] = PAYLOAD
+    report["recommendation"]["rules"][0]["because"] = PAYLOAD
+    report["config"]["note"] = PAYLOAD
+    report["freshness"]["arms"]["finetuned"]["stale_answers"][0]["answer"] = PAYLOAD
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +168,6 @@ def test_every_recorded_number_is_printed(page, sample):
         f"/forgetting/arms/finetuned/{key}/mean"
         for key in ("perplexity_change", "general_accuracy_change", "domain_gain")
     }
-    expected |= {
-        f"/per_question/{i}/answers/{arm}/scores/{metric}"
-        for i, q in enumerate(sample["per_question"])
-        for arm, answer in q["answers"].items()
-        for metric in answer["scores"]
-    }
     assert expected - printed == set()
     # format_adherence and leak_rate are printed once, from their own sections
     assert not any(
@@ -168,14 +205,28 @@ def test_all_sections_and_charts_present(page):
 
 
 def test_page_is_self_contained(page):
-    assert page.find("script") is None
     assert page.find("link") is None
     for element in page.find_all(src=True):
         assert element["src"].startswith("data:")
     for element in page.find_all(href=True):
         assert element["href"].startswith("#"), element["href"]
-    csp = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})
-    assert "default-src 'none'" in csp["content"]
+    data, script = page.find_all("script")
+    assert data["type"] == "application/gzip" and set(script.attrs) == set()
+    csp = dict(
+        part.strip().split(" ", 1)
+        for part in page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"].split(";")
+    )
+    assert csp["default-src"] == "'none'" and csp["img-src"] == "data:" and "connect-src" not in csp
+    digest = base64.b64encode(hashlib.sha256(script.string.encode()).digest()).decode()
+    assert csp["script-src"] == f"'sha256-{digest}'"  # that script alone: no 'unsafe-inline', no eval
+
+
+def test_a_page_without_questions_has_no_script():
+    report = load_sample()
+    del report["per_question"]
+    page = soup_of(report)
+    assert page.find("script") is None
+    assert "script-src" not in page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
 
 
 def test_verdict_lists_fired_rules_and_collapses_the_others(page, sample):
@@ -210,49 +261,110 @@ def test_significance_shows_winners_and_ties(page, sample):
     assert results == [f"{c['winner']} wins" if c["winner"] else "tie" for c in sample["comparisons"]]
 
 
-def test_citations_link_to_their_passage_with_the_quote_highlighted(page, sample):
-    links = page.select("a.citation")
-    citations = [c for q in sample["per_question"] for a in q["answers"].values() for c in a["citations"]]
-    assert len(links) == len(citations)
-    for link, citation in zip(links, citations, strict=True):
-        passage = page.find(id=link["href"][1:])
-        assert "passage" in passage["class"]
-        assert passage.find("mark").get_text() == citation["quote"]
-        assert passage.blockquote.get_text() == citation["passage"]
-    marker = page.select_one("a.marker")
-    assert marker.get_text() == "[1]" and page.find(id=marker["href"][1:]) is not None
-    assert len({link["href"] for link in links}) == len(links)
+def check_embedded(data: dict[str, Any], report: dict[str, Any]) -> None:
+    """Every question, answer, outcome, score and citation of report.json is in the page's data, exactly."""
+    rows = report["per_question"]
+    assert len(data["questions"]) == len(rows)
+    arms = {arm: i for i, arm in enumerate(data["arms"])}
+    metrics = [name for name, _ in data["metrics"]]
+    for row, (qid, _, question, answerable, gold, documents, groups, answers) in zip(
+        rows, data["questions"], strict=True
+    ):
+        assert (qid, question, answerable, gold, groups) == (
+            row["id"],
+            row["question"],
+            row["answerable"],
+            row["gold"],
+            row["groups"],
+        )
+        assert [data["documents"][d] for d in documents] == row["gold_doc_ids"]
+        assert {arm for arm, i in arms.items() if answers[i]} == set(row["answers"])
+        for arm, answer in row["answers"].items():
+            text, outcome, scores, citations = answers[arms[arm]]
+            assert (text, outcome) == (
+                answer["text"],
+                expected_outcome(row, answer, report["primary_metric"]),
+            )
+            assert {metrics[m]: value for m, value in scores} == answer["scores"]
+            for (marker, source, passage, quote, page, supported), cited in zip(
+                citations, answer["citations"], strict=True
+            ):
+                document, title, path = data["sources"][source]
+                shown = [
+                    marker,
+                    data["documents"][document],
+                    title,
+                    path,
+                    data["passages"][passage],
+                    page,
+                    supported,
+                ]
+                assert shown == [
+                    cited[k] for k in ("marker", "doc_id", "title", "source", "passage", "page", "supported")
+                ]
+                marked = utf16_slice(cited["passage"], *quote) if isinstance(quote, list) else quote
+                assert marked == cited["quote"]
 
 
-def test_answers_show_abstention_and_unanswerable_questions(page):
-    rows = page.select("table.questions tbody tr")
-    assert "unanswerable" in rows[3].th.get_text() and "unanswerable" not in rows[0].th.get_text()
-    assert len(rows[3].select(".badge")) >= 2  # unanswerable + abstained
-    assert [badge.get_text() for badge in rows[0].select("td .badge")] == []
+def test_the_page_embeds_every_question_answer_score_and_citation(page, sample):
+    data = embedded(page)
+    check_embedded(data, sample)
+    assert data["arms"] == ["closed_book", "rag_extractive", "rag_scratch", "finetuned"]
+    assert [row[1] for row in data["questions"]] == ["q001", "q053", "q131", "q169"]  # element ids
+    assert len(data["passages"]) < sum(
+        len(a["citations"]) for q in sample["per_question"] for a in q["answers"].values()
+    )  # each passage once
+
+
+def test_outcomes_follow_abstention_the_access_check_and_the_primary_metric():
+    report = load_sample()
+    refused = report["per_question"][0]["answers"]["finetuned"]
+    refused.update(text="Refused: the adapter was trained on groups hr", abstained=True)
+    refused["timings_ms"] = {"retrieve": 0.0, "rerank": 0.0, "generate": 0.0, "total": 0.0}
+    del report["per_question"][1]["answers"]["closed_book"]["scores"]["accuracy"]
+    outcomes = {
+        (row[0], arm): answer[1]
+        for row in embedded(soup_of(report))["questions"]
+        for arm, answer in zip(
+            ["closed_book", "rag_extractive", "rag_scratch", "finetuned"], row[7], strict=True
+        )
+    }
+    assert outcomes[("q001", "finetuned")] == "refused"
+    assert outcomes[("q053", "closed_book")] == "unscored"
+    assert outcomes[("q169", "rag_extractive")] == "abstained"  # unanswerable, declined
+    assert outcomes[("q169", "closed_book")] == "wrong"  # unanswerable, answered
+    assert outcomes[("q001", "rag_extractive")] == "correct" and outcomes[("q001", "closed_book")] == "wrong"
+    report["primary_metric"] = "f1"  # 0.5 and above is correct
+    outcomes = [row[7][0][1] for row in embedded(soup_of(report))["questions"]]
+    assert outcomes == ["wrong", "wrong", "correct", "wrong"]
+
+
+def test_quotes_are_marked_by_javascript_string_offsets():
+    report = load_sample()
+    citation = report["per_question"][0]["answers"]["rag_extractive"]["citations"][0]
+    citation["passage"] = "🧵 Threads: " + citation["passage"]  # one character, two UTF-16 units
+    quote = embedded(soup_of(report))["questions"][0][7][1][3][0][3]
+    assert quote[0] == citation["passage"].index(citation["quote"]) + 1
+    assert utf16_slice(citation["passage"], *quote) == citation["quote"]
+
+
+def test_per_question_is_read_once_and_may_be_a_generator(sample):
+    report = copy.deepcopy(sample)
+    rows = report["per_question"]
+    report["per_question"] = (row for row in rows)
+    data = embedded(soup_of(report))
+    report["per_question"] = rows
+    check_embedded(data, report)
 
 
 def test_document_text_renders_inert():
-    report = load_sample()
-    answer = report["per_question"][2]["answers"]["rag_scratch"]
-    answer["text"] = f"Look: {PAYLOAD} [1]"
-    citation = answer["citations"][0]
-    citation["quote"] = f"Please {PAYLOAD} first."
-    citation["passage"] = f"Before. {citation['quote']} After </blockquote></div><script>alert(1)</script>"
-    citation["title"] = PAYLOAD
-    report["per_question"][2]["question"] = PAYLOAD
-    report["arms"][4]["skip_reason"] = PAYLOAD
-    report["recommendation"]["rules"][0]["because"] = PAYLOAD
-    report["config"]["note"] = PAYLOAD
-    report["freshness"]["arms"]["finetuned"]["stale_answers"][0]["answer"] = PAYLOAD
+    report = with_payloads(load_sample())
     html = render_html(build_view(report))
     page = BeautifulSoup(html, "html.parser")
-    assert page.find("script") is None and page.find(attrs={"onerror": True}) is None
-    assert "<script>" not in html and "<img src=x" not in html
-    assert html.count("&lt;script&gt;window.__pwned = 1&lt;/script&gt;") >= 7
-    marker = page.find("a", class_="marker", href="#q131-rag_scratch-c1")
-    passage = page.find(id=marker["href"][1:])
-    assert passage.find("mark").get_text() == citation["quote"]
-    assert passage.blockquote.get_text() == citation["passage"]
+    assert len(page.find_all("script")) == 2 and page.find(attrs={"onerror": True}) is None
+    assert "<script>window" not in html and "<img src=x" not in html and "alert(1)" not in html
+    assert html.count("&lt;script&gt;window.__pwned = 1&lt;/script&gt;") >= 4  # the sections rendered here
+    check_embedded(embedded(page), report)  # the questions' text is data, exactly as in report.json
     summary = render_summary(build_view(report))
     assert "<script>" not in summary and "&lt;script&gt;" in summary
 
@@ -391,42 +503,157 @@ def test_summary_escapes_markdown_in_names():
     assert "a\\|b \\*c\\* \\[x\\](http://e.example)" in summary
 
 
-def scaled(report: dict[str, Any], questions: int) -> dict[str, Any]:
-    """The sample with the skipped arm run and `questions` questions: the size of a real run."""
+SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+TWO_ARMS = ("rag_extractive", "rag_scratch")
+FIVE_ARMS = ("closed_book", "rag_extractive", "rag_scratch", "finetuned", "hybrid")
+
+
+def large_report(
+    report: dict[str, Any], questions: int, arms: tuple[str, ...], seed: int = 0
+) -> dict[str, Any]:
+    """The sample with `questions` questions answered by `arms`, citing 4,800 distinct passages of 300-600
+    characters (600 documents of 8 chunks) in pseudo-words with Zipf frequencies, which gzip compresses
+    less than the handbook's prose (2.6x), so neither de-duplication nor compression flatters the size."""
+    rng = random.Random(seed)
+    vocabulary = ["".join(rng.choices(SYLLABLES, k=rng.choice((1, 2, 2, 3)))) for _ in range(6000)]
+    frequencies = list(itertools.accumulate(1 / (rank + 20) for rank in range(len(vocabulary))))
+
+    def sentence() -> str:
+        return (
+            " ".join(rng.choices(vocabulary, cum_weights=frequencies, k=rng.randint(8, 20))).capitalize()
+            + "."
+        )
+
+    def passage() -> str:
+        text, length = f"Section {rng.randint(1, 9)}.{rng.randint(1, 9)}\n", rng.randint(300, 600)
+        while len(text) < length:
+            text += sentence() + " "
+        return text.strip()
+
+    documents = [(f"area-{d % 12}/doc-{d:04d}.md", f"Document {d}: {sentence()[:30]}") for d in range(600)]
+    chunks = [(d, passage()) for d in range(len(documents)) for _ in range(8)]
     report = copy.deepcopy(report)
     report["arms"][4].update(status="ran", skip_reason=None)
-    for table in ("metrics", "latency", "cost", "tokens"):
-        report[table]["hybrid"] = copy.deepcopy(report[table]["rag_scratch"])
-    rows = []
+    report["per_question"] = []
     for i in range(questions):
-        row = copy.deepcopy(report["per_question"][i % len(report["per_question"])])
-        row["id"] = f"q{i:03d}"
-        row["answers"]["hybrid"] = copy.deepcopy(row["answers"]["rag_scratch"])
-        rows.append(row)
-    report["per_question"] = rows
+        gold = rng.randrange(len(documents))
+        retrieved = [gold * 8 + rng.randrange(8), *rng.sample(range(len(chunks)), 4)]
+        row = {
+            "id": f"q{i:05d}",
+            "question": sentence()[:-1] + "?",
+            "answerable": rng.random() < 0.9,
+            "groups": rng.choice((["public"], ["public"], ["hr"], ["finance", "public"])),
+        }
+        row.update(
+            gold=[" ".join(rng.choices(vocabulary, k=2))] if row["answerable"] else [],
+            gold_doc_ids=[documents[gold][0]] if row["answerable"] else [],
+            answers={
+                arm: answer(rng, arm, row, [chunks[c] for c in retrieved], documents, sentence)
+                for arm in arms
+            },
+        )
+        report["per_question"].append(row)
     return report
 
 
+def answer(
+    rng: random.Random,
+    arm: str,
+    row: dict[str, Any],
+    retrieved: list[tuple[int, str]],
+    documents: list[tuple[str, str]],
+    sentence: Any,
+) -> dict[str, Any]:
+    """One arm's answer as compare records it: the extractive reader quotes one passage, the model cites
+    one to three, the arms without retrieval cite none, and an adapter is refused to callers without hr."""
+    timings = {"retrieve": 12.5, "generate": rng.uniform(10, 900), "total": 950.0}
+    if arm in ("finetuned", "hybrid") and "hr" not in row["groups"] and rng.random() < 0.5:
+        timings = dict.fromkeys(timings, 0.0)
+        return {
+            "text": "Refused: the adapter was trained on groups hr",
+            "abstained": True,
+            "scores": {},
+            "citations": [],
+            "timings_ms": timings,
+        }
+    retrieves = arm in ("rag_extractive", "rag_scratch", "hybrid")
+    abstained = rng.random() < (0.05 if row["answerable"] else 0.5)
+    citations = []
+    if retrieves and not abstained:
+        for marker, (document, text) in enumerate(
+            rng.sample(retrieved[:3], 1 if arm == "rag_extractive" else rng.randint(1, 3)), 1
+        ):
+            quote = (
+                rng.choice(text.split("\n", 1)[1].split(". ")).rstrip(".") + "."
+                if rng.random() < 0.9
+                else sentence()
+            )
+            citations.append(
+                {
+                    "marker": marker,
+                    "doc_id": documents[document][0],
+                    "title": documents[document][1],
+                    "source": f"corpus/docs/{documents[document][0]}",
+                    "quote": quote,
+                    "passage": text,
+                    "start": 0,
+                    "end": len(quote),
+                    "page": None,
+                    "supported": rng.random() < 0.85,
+                }
+            )
+    if abstained:
+        text = "I cannot answer that from the documents."
+    elif arm == "rag_extractive":
+        text = citations[0]["quote"] + " [1]"
+    else:
+        text = " ".join(
+            sentence() + (f" [{m}]" if m <= len(citations) else "") for m in range(1, rng.randint(2, 4))
+        )
+    scores = (
+        {"retrieval_recall@5": 1.0, "retrieval_mrr": 1 / rng.randint(1, 5), "retrieval_ndcg@5": rng.random()}
+        if retrieves
+        else {}
+    )
+    if not row["answerable"]:
+        scores["abstain_correct"] = float(abstained)
+    else:
+        stated = float(not abstained and rng.random() < 0.6)
+        scores.update(
+            abstain_wrong=float(abstained),
+            exact_match=0.0,
+            f1=0.0 if abstained else rng.random(),
+            contains=stated,
+            accuracy=stated,
+        )
+        if citations:
+            scores.update(grounded=rng.choice((1.0, 0.5, 2 / 3)), citation_precision=1.0, citation_recall=1.0)
+    return {
+        "text": text,
+        "abstained": abstained,
+        "scores": scores,
+        "citations": citations,
+        "timings_ms": timings,
+    }
+
+
 @pytest.mark.slow
-def test_rendering_100_questions_and_5_arms_is_fast(sample, tmp_path):
-    report = scaled(sample, 100)
-    write_report(report, tmp_path)  # warm: matplotlib's font cache and the template
+@pytest.mark.parametrize("arms", [TWO_ARMS, FIVE_ARMS])
+def test_rendering_5000_questions_takes_seconds(sample, tmp_path, arms):
+    report = large_report(sample, 5000, arms)
+    write_report(sample, tmp_path)  # warm: matplotlib's font cache and the template
     started = time.perf_counter()
-    write_report(report, tmp_path)
-    assert time.perf_counter() - started < 3.0
-    cited = sum(
-        len(answer["citations"]) for row in report["per_question"] for answer in row["answers"].values()
-    )
-    assert (
-        len(BeautifulSoup((tmp_path / "report.html").read_text(), "html.parser").select("a.citation"))
-        == cited
-    )
+    written = write_report(report, tmp_path)
+    assert time.perf_counter() - started < 5.0
+    check_embedded(embedded(BeautifulSoup(written["html"].read_text(), "html.parser")), report)
 
 
 def test_the_weights_leak_probe_is_shown_per_adapter_and_question_set(page):
     rows = page.select("#leak table")[1].select("tbody tr")
-    cells = {(r.th.get_text(), r.select("td")[0].get_text()): [td.get_text() for td in r.select("td")]
-             for r in rows}
+    cells = {
+        (r.th.get_text(), r.select("td")[0].get_text()): [td.get_text() for td in r.select("td")]
+        for r in rows
+    }
     assert set(cells) == {("finetuned", "questions"), ("finetuned", "training")}
     assert cells[("finetuned", "training")][1].startswith("0.450 [0.300, 0.600]"), cells
     assert cells[("finetuned", "training")][-1] == "yes" and cells[("finetuned", "questions")][-1] == "no"

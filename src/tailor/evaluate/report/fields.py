@@ -7,7 +7,7 @@ Display formats are picked from `FORMATS` by kind; a number is shown rounded, ne
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +119,15 @@ class ReportField:
         if not isinstance(self.value, list):
             raise self.error("a list")
         return [ReportField(item, (*self.path, i)) for i, item in enumerate(self.value)]
+
+    def each(self) -> Iterator[ReportField]:
+        """The elements one at a time, from a list or any other iterable (a generator is read once)."""
+        if self.value is None:
+            return
+        if isinstance(self.value, str | bytes | dict) or not isinstance(self.value, Iterable):
+            raise self.error("a list")
+        for i, item in enumerate(self.value):
+            yield ReportField(item, (*self.path, i))
 
     def text(self, default: str = "") -> str:
         if self.value is None:

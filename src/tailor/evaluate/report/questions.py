@@ -1,64 +1,49 @@
-"""The per-question table: each arm's answer with its citations linked to the cited passage.
+"""The per-question detail as compact data for the page's script: report.json's `per_question`, read in
+one pass, with documents and passages stored once and referred to by index.
 
-Answers, quotes and passages are document text, never markup: they are escaped here before the few
-tags we add (<a>, <mark>) are put around them.
+The shape (arrays, not objects, because there are tens of thousands of answers and citations):
+
+    arms       [name, ...]                       the table's columns, in the report's arm order
+    anchors    [anchor, ...]                     aligned with arms, for element ids
+    metrics    [[name, label], ...]              what a score's metric index means
+    documents  [doc_id, ...]
+    sources    [[document, title, source], ...]  how a citation names its document
+    passages   [text, ...]
+    questions  [[id, anchor, question, answerable, gold, [document, ...], groups, answers], ...]
+    answers    aligned with arms: null (no answer) or [text, outcome, scores, citations]
+    scores     [[metric, value], ...]            value exactly as in report.json
+    citations  [[marker, source, passage, quote, page, supported], ...]
+    quote      [start, end] in the passage (UTF-16 offsets, as JavaScript indexes strings), or the quote
+               itself when the passage does not contain it
+
+A question's position in `questions` is its index in report.json's `per_question`, so every score
+keeps its JSON pointer.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
 
-from markupsafe import Markup, escape
+from tailor.evaluate.report.fields import ReportField
+from tailor.evaluate.report.metrics_view import metric_label
 
-from tailor.evaluate.report.fields import Number, ReportField
-
-_SIMPLE_MARKER = re.compile(r"\[(\d+)\]")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-@dataclass(frozen=True)
-class CitationView:
-    anchor: str  # id of the passage block in the page
-    marker: int
-    doc_id: str
-    title: str
-    source: str
-    page: int | None
-    supported: bool
-    quote: str
-    quote_found: bool  # whether the quote was found (and highlighted) in the passage
-    passage: Markup
-
-
-@dataclass(frozen=True)
-class AnswerCell:
-    arm: str
-    text: Markup  # escaped, with [n] markers linked to their passages
-    abstained: bool
-    scores: list[Number]
-    citations: list[CitationView]
-
-
-@dataclass(frozen=True)
-class QuestionRow:
-    id: str
-    question: str
-    answerable: bool
-    gold: list[str]
-    gold_doc_ids: list[str]
-    groups: list[str]
-    answers: list[AnswerCell | None]  # aligned with the arms of the table
+CORRECT_AT = 0.5  # a primary score at or above this is "correct": 1 for 0/1 metrics, half the tokens for F1
+OUTCOMES = ("correct", "wrong", "abstained", "refused", "unscored")
 
 
 class AnchorIds:
-    """Unique, URL-safe element ids built from question id, arm and citation number."""
+    """Unique, URL-safe names made of [A-Za-z0-9_-], so that '.' can join a question's and an arm's into
+    an element id no other pair can produce (the script names a cited passage `question.arm.c1`)."""
 
     def __init__(self) -> None:
         self._used: set[str] = set()
 
-    def make(self, *parts: str) -> str:
-        base = "-".join(_UNSAFE_ID.sub("-", part).strip("-") or "x" for part in parts)
+    def make(self, text: str) -> str:
+        base = _UNSAFE_ID.sub("-", text).strip("-") or "x"
         anchor, suffix = base, 1
         while anchor in self._used:
             suffix += 1
@@ -67,103 +52,132 @@ class AnchorIds:
         return anchor
 
 
-def highlight(passage: str, quote: str) -> tuple[Markup, bool]:
-    """The passage, escaped, with the first occurrence of the quote inside <mark>."""
+class Interned:
+    """A table of distinct values; `index` returns a value's position, adding it the first time."""
+
+    def __init__(self) -> None:
+        self._index: dict[Hashable, int] = {}
+        self.values: list[Any] = []
+
+    def index(self, value: Hashable) -> int:
+        found = self._index.get(value)
+        if found is None:
+            found = self._index[value] = len(self.values)
+            self.values.append(list(value) if isinstance(value, tuple) else value)
+        return found
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def quote_span(passage: str, quote: str) -> list[int] | str:
+    """Where the quote sits in the passage, in JavaScript's string offsets; the quote when it is absent."""
     at = passage.find(quote) if quote else -1
     if at < 0:
-        return escape(passage), False
-    return Markup("{}<mark>{}</mark>{}").format(passage[:at], quote, passage[at + len(quote) :]), True
+        return quote
+    start = utf16_length(passage[:at])
+    return [start, start + utf16_length(quote)]
 
 
-def linked_answer(text: str, anchors: dict[int, str]) -> Markup:
-    """The answer, escaped, each "[n]" that has a citation turned into a link to its passage."""
-    pieces: list[Markup] = []
-    last = 0
-    for match in _SIMPLE_MARKER.finditer(text):
-        anchor = anchors.get(int(match.group(1)))
-        if anchor is None:
-            continue
-        pieces.append(escape(text[last : match.start()]))
-        pieces.append(Markup('<a class="marker" href="#{}">{}</a>').format(anchor, match.group()))
-        last = match.end()
-    pieces.append(escape(text[last:]))
-    return Markup("").join(pieces)
+def outcome(answer: ReportField, primary: str, answerable: bool) -> str:
+    """What happened to one answer, for filtering: see OUTCOMES."""
+    if answer.field("abstained").flag():
+        # The access check answers a refusal without asking the model: no stage took any time.
+        total = answer.field("timings_ms").field("total").value
+        return "refused" if total == 0 else "abstained"
+    if not answerable:
+        return "wrong"  # an unanswerable question should have been declined
+    score = answer.field("scores").field(primary).number("rate", primary)
+    if score is None:
+        return "unscored"
+    return "correct" if score.value >= CORRECT_AT else "wrong"
 
 
-def _citation(entry: ReportField, anchor: str) -> CitationView:
-    quote = entry.field("quote").text()
-    passage, found = highlight(entry.field("passage").text(), quote)
-    page = entry.field("page").number("count", "page")
-    marker = entry.field("marker").number("count", "marker")
-    return CitationView(
-        anchor=anchor,
-        marker=int(marker.value) if marker else 0,
-        doc_id=entry.field("doc_id").text(),
-        title=entry.field("title").text(),
-        source=entry.field("source").text(),
-        page=int(page.value) if page else None,
-        supported=entry.field("supported").flag(),
-        quote=quote,
-        quote_found=found,
-        passage=passage,
-    )
+@dataclass
+class QuestionTable:
+    """The compact data, filled question by question; `data()` is what the page embeds."""
 
+    arm_order: list[str]
+    primary: str
+    metrics: Interned = field(default_factory=Interned)
+    documents: Interned = field(default_factory=Interned)
+    sources: Interned = field(default_factory=Interned)
+    passages: Interned = field(default_factory=Interned)
+    anchors: AnchorIds = field(default_factory=AnchorIds)
+    arms: dict[str, int] = field(default_factory=dict)  # arm -> column, in the order first met
+    rows: list[list[Any]] = field(default_factory=list)
 
-def _answer(question_id: str, arm: str, entry: ReportField, anchors: AnchorIds) -> AnswerCell:
-    citations = [
-        _citation(item, anchors.make(question_id, arm, f"c{i}"))
-        for i, item in enumerate(entry.field("citations").elements(), start=1)
-    ]
-    first_by_marker: dict[int, str] = {}
-    for citation in citations:
-        first_by_marker.setdefault(citation.marker, citation.anchor)
-    scores = [
-        number
-        for metric, score in entry.field("scores").entries()
-        if (number := score.number("rate", metric, arm, stat="score")) is not None
-    ]
-    return AnswerCell(
-        arm=arm,
-        text=linked_answer(entry.field("text").text(), first_by_marker),
-        abstained=entry.field("abstained").flag(),
-        scores=scores,
-        citations=citations,
-    )
-
-
-def question_rows(report: ReportField, arms: list[str]) -> list[QuestionRow]:
-    anchors = AnchorIds()
-    rows = []
-    for entry in report.field("per_question").elements():
+    def add(self, entry: ReportField) -> None:
         question_id = entry.field("id").text() or str(entry.path[-1])
-        answers = entry.field("answers")
-        answerable = entry.field("answerable")
-        rows.append(
-            QuestionRow(
-                id=question_id,
-                question=entry.field("question").text(),
-                answerable=answerable.flag() if answerable.present else True,
-                gold=entry.field("gold").texts(),
-                gold_doc_ids=entry.field("gold_doc_ids").texts(),
-                groups=entry.field("groups").texts(),
-                answers=[
-                    _answer(question_id, arm, answers.field(arm), anchors)
-                    if answers.field(arm).present
-                    else None
-                    for arm in arms
-                ],
-            )
+        answerable_field = entry.field("answerable")
+        answerable = answerable_field.flag() if answerable_field.present else True
+        answers = {}
+        for arm, answer in entry.field("answers").entries():
+            if answer.present:
+                answers[self.arms.setdefault(arm, len(self.arms))] = self._answer(arm, answer, answerable)
+        self.rows.append(
+            [
+                question_id,
+                self.anchors.make(question_id),
+                entry.field("question").text(),
+                answerable,
+                entry.field("gold").texts(),
+                [self.documents.index(doc) for doc in entry.field("gold_doc_ids").texts()],
+                entry.field("groups").texts(),
+                answers,
+            ]
         )
-    return rows
+
+    def _answer(self, arm: str, answer: ReportField, answerable: bool) -> list[Any]:
+        scores = [
+            [self.metrics.index(metric), number.value]
+            for metric, score in answer.field("scores").entries()
+            if (number := score.number("rate", metric, arm)) is not None
+        ]
+        citations = [self._citation(citation) for citation in answer.field("citations").elements()]
+        text = answer.field("text").text()
+        return [text, outcome(answer, self.primary, answerable), scores, citations]
+
+    def _citation(self, citation: ReportField) -> list[Any]:
+        passage = citation.field("passage").text()
+        marker = citation.field("marker").number("count", "marker")
+        page = citation.field("page").number("count", "page")
+        document = self.documents.index(citation.field("doc_id").text())
+        return [
+            int(marker.value) if marker else 0,
+            self.sources.index((document, citation.field("title").text(), citation.field("source").text())),
+            self.passages.index(passage),
+            quote_span(passage, citation.field("quote").text()),
+            int(page.value) if page else None,
+            citation.field("supported").flag(),
+        ]
+
+    @property
+    def columns(self) -> list[str]:
+        """The arms that answered some question: the report's arm order first, then any others."""
+        found = list(self.arms)
+        return [arm for arm in self.arm_order if arm in found] + [a for a in found if a not in self.arm_order]
+
+    def data(self) -> dict[str, Any]:
+        columns = [self.arms[arm] for arm in self.columns]
+        questions = [[*row[:-1], [row[-1].get(column) for column in columns]] for row in self.rows]
+        arm_anchors = AnchorIds()
+        return {
+            "arms": self.columns,
+            "anchors": [arm_anchors.make(arm) for arm in self.columns],
+            "primary": self.primary,
+            "metrics": [[name, metric_label(name)] for name in self.metrics.values],
+            "documents": self.documents.values,
+            "sources": self.sources.values,
+            "passages": self.passages.values,
+            "questions": questions,
+        }
 
 
-def answered_arms(report: ReportField, arm_order: list[str]) -> list[str]:
-    """Arms with an answer to some question: the arm list's order first, then any others found."""
-    found = list(
-        dict.fromkeys(
-            arm
-            for entry in report.field("per_question").elements()
-            for arm, _ in entry.field("answers").entries()
-        )
-    )
-    return [arm for arm in arm_order if arm in found] + [arm for arm in found if arm not in arm_order]
+def question_table(report: ReportField, arm_order: list[str], primary: str) -> QuestionTable:
+    """The per-question detail, read in one pass over `per_question` (which may be a generator)."""
+    table = QuestionTable(arm_order, primary)
+    for entry in report.field("per_question").each():
+        table.add(entry)
+    return table

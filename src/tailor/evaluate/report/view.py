@@ -95,8 +95,7 @@ class ReportView:
     format: sections.FormatSection | None
     forgetting: sections.Forgetting | None
     leak: sections.Leak | None
-    question_arms: list[str]
-    questions: list[questions.QuestionRow]
+    questions: questions.QuestionTable
     run: RunInfo
 
     @property
@@ -245,12 +244,12 @@ def build_view(report: dict[str, Any]) -> ReportView:
     arms = _arms(root)
     order = [arm.name for arm in arms]
     tables = metric_tables(root, order)
-    question_arms = questions.answered_arms(root, order)
+    primary_metric = root.field("primary_metric").text("accuracy")
     return ReportView(
         tailor_version=root.field("tailor_version").text(),
         created_at=root.field("created_at").text(),
         command=root.field("command").text(),
-        primary_metric=root.field("primary_metric").text("accuracy"),
+        primary_metric=primary_metric,
         verdict=_verdict(root),
         arms=arms,
         judge_generator=root.field("judge").field("generator").text() or None,
@@ -262,7 +261,6 @@ def build_view(report: dict[str, Any]) -> ReportView:
         format=sections.format_section(root, tables),
         forgetting=sections.forgetting(root),
         leak=sections.leak(root, tables),
-        question_arms=question_arms,
-        questions=questions.question_rows(root, question_arms),
+        questions=questions.question_table(root, order, primary_metric),
         run=_run_info(root),
     )
