@@ -9,7 +9,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import typer  # noqa: E402
 
-from tailor.cli import ask, audit, compare, finetune, kb  # noqa: E402
+from tailor.cli import ask, audit, compare, finetune, kb, tune  # noqa: E402
 from tailor.cli import serve as serve_cli  # noqa: E402
 
 app = typer.Typer(no_args_is_help=True, help="Adapt a language model to your data by RAG, LoRA or both.")
@@ -17,6 +17,7 @@ app.registered_commands += kb.app.registered_commands
 app.registered_commands += ask.app.registered_commands
 app.registered_commands += finetune.app.registered_commands
 app.registered_commands += compare.app.registered_commands
+app.registered_commands += tune.app.registered_commands
 app.add_typer(kb.kb_app, name="kb")
 app.add_typer(kb.eval_app, name="eval")
 app.add_typer(finetune.data_app, name="data")

@@ -38,6 +38,10 @@ def compare(
     sample: Annotated[int | None, typer.Option(
         min=0, help="With question_split: ask a stratified sample of N questions of its part; 0: all of them.")] = None,
     home: Annotated[Path | None, typer.Option(help="Data dir for models and adapters ($TAILOR_HOME).")] = None,
+    tuned: Annotated[Path | None, typer.Option(
+        help="A `tailor tune` folder: each tuned arm runs at its front point with the best dev accuracy.")] = None,
+    tuned_point: Annotated[list[str] | None, typer.Option(
+        help="With --tuned: run an arm at another front point, e.g. rag-2 (see the tune report).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -52,6 +56,8 @@ def compare(
             overrides = {**read_mapping(config), **{k: v for k, v in overrides.items() if v}}
         settings = CompareConfig.from_folder(folder, overrides) if folder else CompareConfig.model_validate(
             {k: v for k, v in overrides.items() if v is not None})
+        if tuned:
+            settings = _apply_tuned(settings, tuned, tuned_point or [])
         if arms:
             wanted = [a.strip() for a in arms.split(",") if a.strip()]
             unknown = sorted(set(wanted) - {a.name for a in settings.arms})
@@ -88,6 +94,30 @@ def compare(
         return
     _print_summary(report)
     console.print(f"\nReport: [bold]{result.paths['html']}[/]  (JSON: {result.paths['json']})")
+
+
+def _apply_tuned(settings: Any, folder: Path, points: list[str]) -> Any:
+    """Each tuned arm's settings file (its chosen front point, or the one named in `points`) applied."""
+    import json
+
+    from tailor.evaluate.compare.config import with_tuned
+
+    summary = folder / "tune.json"
+    if not summary.is_file():
+        raise FileNotFoundError(f"--tuned {folder}: no tune.json (run `tailor tune` first)")
+    chosen = {arm: found["chosen"] for arm, found in json.loads(summary.read_text())["arms"].items()
+              if found.get("chosen")}
+    for point in points:
+        arm = point.rpartition("-")[0]
+        if arm not in chosen:
+            raise ValueError(f"--tuned-point {point}: the tune folder has no front of arm {arm!r}")
+        chosen[arm] = point
+    for point in chosen.values():
+        path = folder / "settings" / f"{point}.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(f"--tuned-point {point}: {path} is not a front point's settings file")
+        settings = with_tuned(settings, read_mapping(path))
+    return settings
 
 
 def _quiet_libraries() -> None:

@@ -97,6 +97,8 @@ def build_strategy(plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
         max_new_tokens=plan.config.max_new_tokens,
         temperature=0.0,
         template=plan.config.template,
+        focus_sentences=plan.config.focus_sentences,
+        focus_abstain_below=plan.config.focus_abstain_below,
         quantize=plan.config.quantize if plan.generator.startswith("hf:") else None,
         batch_size=plan.config.batch_size,
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tailor.base_models import DEFAULT_BASE_MODEL
 from tailor.config_files import read_mapping, validate
 from tailor.evaluate.compare.splits import QuestionSplit
+from tailor.kb.config import IndexConfig, RetrievalConfig
 
 BASE = "base"
 """Generator spec meaning "the base model": hf:<base_model>, or the openai endpoint given as base."""
@@ -40,10 +41,22 @@ class ArmConfig(BaseModel):
     template: str | None = Field(
         None, description="Prompt template (name or .jinja path); None: the strategy's default for this base model"
     )
+    focus_sentences: int | None = Field(
+        None, ge=0, description="LLM RAG: show only the N best sentences of the hits; 0: whole chunks; None: the "
+        "base model's measured default"
+    )
+    focus_abstain_below: float | None = Field(
+        None, ge=0, le=1, description="With focus: abstain without generating below this confidence; None: the "
+        "base model's measured default"
+    )
     quantize: Literal["int8", "bf16"] | None = Field(
         None, description="hf: int8 dynamic quantisation or bf16 weights (faster on CPU; see generation_speed.py)"
     )
     batch_size: int = Field(8, ge=1, description="Questions generated together (speed only; greedy answers are unchanged)")
+    sample: int | None = Field(
+        None, ge=1, description="Ask this arm a seeded sample of N of the run's questions, stratified by caller groups "
+        "and answerability (a slow arm beside fast ones); pairwise comparisons use the questions both arms answered"
+    )
 
     @model_validator(mode="after")
     def _adapter_default(self) -> ArmConfig:
@@ -53,10 +66,6 @@ class ArmConfig(BaseModel):
             if self.adapter is None:
                 self.adapter = TRAIN
         elif self.adapter is not None:
-    sample: int | None = Field(
-        None, ge=1, description="Ask this arm a seeded sample of N of the run's questions, stratified by caller groups "
-        "and answerability (a slow arm beside fast ones); pairwise comparisons use the questions both arms answered"
-    )
             raise ValueError(f"arm {self.name}: strategy {self.strategy} takes no adapter")
         return self
 
@@ -180,6 +189,12 @@ class CompareConfig(BaseModel):
     format: FormatSpec | None = None
     probes: ProbeConfig = Field(default_factory=ProbeConfig)
     prices: Prices = Field(default_factory=Prices)
+    kb_index: IndexConfig | None = Field(
+        None, description="Chunking of the KB ingested from docs (OUT/kb-<settings> when set); None: the defaults"
+    )
+    retrieval: RetrievalConfig | None = Field(
+        None, description="How the retrieving arms search (mode, fusion, weights, reranker); None: the KB's"
+    )
     max_questions: int | None = Field(None, ge=1, description="Ask only the first N questions (quick runs)")
     question_split: QuestionSplit | None = Field(
         None, description="Ask one part of a seeded by-document split (and a stratified sample of it): the part "
@@ -216,3 +231,19 @@ class CompareConfig(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"arm names must be unique: {names}")
         return self
+
+
+TUNED_SECTIONS = ("base_model", "kb_index", "retrieval", "training")
+
+
+def with_tuned(config: CompareConfig, fragment: dict[str, Any]) -> CompareConfig:
+    """`config` with a `tailor tune` settings file applied: its arms replace the arms of the same name (the
+    others keep theirs), its KB, retrieval and training sections replace the config's."""
+    data = config.model_dump()
+    tuned = {arm["name"]: arm for arm in fragment.get("arms", [])}
+    unknown = sorted(set(tuned) - {arm["name"] for arm in data["arms"]})
+    if unknown:
+        raise ValueError(f"tuned arm(s) {unknown} are not in the compare configuration")
+    data["arms"] = [tuned.get(arm["name"], arm) for arm in data["arms"]]
+    data.update({key: fragment[key] for key in TUNED_SECTIONS if key in fragment})
+    return CompareConfig.model_validate(data)

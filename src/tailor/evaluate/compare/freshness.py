@@ -43,7 +43,7 @@ def freshness_probe(ctx: RunContext, answerer: Answerer, plans: list[ArmPlan], k
     fresh_path = ctx.work / "kb-fresh"
     shutil.rmtree(fresh_path, ignore_errors=True)
     copy_store(kb.uri, str(fresh_path), queries=5)
-    fresh = KnowledgeBase.open(fresh_path, embedder=kb.embedder)
+    fresh = KnowledgeBase.open(fresh_path, kb.config, embedder=kb.embedder)  # the same search settings
     # The update a team would run: load and re-index the edited files only (with the corpus's sidecar
     # metadata, so that they keep their access groups), timed from reading the files to the commit.
     updating = time.perf_counter()

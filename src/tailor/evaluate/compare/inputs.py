@@ -3,26 +3,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.context import RunContext, kb_fingerprint
 from tailor.evaluate.compare.questions import Question, QuestionSet, load_questions
 from tailor.evaluate.compare.splits import select
 from tailor.finetune.config import DataConfig
 from tailor.finetune.data import build_dataset
+from tailor.kb.config import IndexConfig, KBConfig, RetrievalConfig
 from tailor.kb.knowledge_base import KnowledgeBase
 
 
 def open_kb(ctx: RunContext) -> tuple[KnowledgeBase, dict[str, Any]]:
     started = time.perf_counter()
+    settings = kb_settings(ctx.config)
     if ctx.config.kb is not None:
-        kb = KnowledgeBase.open(ctx.config.kb, must_exist=True)
+        kb = KnowledgeBase.open(ctx.config.kb, settings, must_exist=True)
         info: dict[str, Any] = {"ingest_seconds": 0.0, "ingest_errors": []}
     else:
-        kb = KnowledgeBase.open(ctx.out / "kb")
+        kb = KnowledgeBase.open(kb_folder(ctx), settings)
         report = kb.ingest([ctx.config.docs], sync=True, on_progress=ctx.progress)
         info = {"ingest_seconds": round(report.seconds, 3), "embedded_chunks": report.chunks,
                 "ingest_errors": [{"path": e.path, "reason": e.reason} for e in report.errors]}
@@ -32,6 +36,20 @@ def open_kb(ctx: RunContext) -> tuple[KnowledgeBase, dict[str, Any]]:
     ctx.timings["kb"] = time.perf_counter() - started
     return kb, {"uri": stats["uri"], "version": stats["version"], "documents": stats["documents"],
                 "chunks": stats["chunks"], "groups": stats["groups"], "fingerprint": kb_fingerprint(kb), **info}
+
+
+def kb_settings(config: CompareConfig) -> KBConfig:
+    """The KB's chunking (applied when compare ingests) and search settings of the run."""
+    return KBConfig(index=config.kb_index or IndexConfig(), retrieval=config.retrieval or RetrievalConfig())
+
+
+def kb_folder(ctx: RunContext) -> Path:
+    """OUT/kb at the default chunking; another chunking gets its own folder (an index cannot change in place)."""
+    index = ctx.config.kb_index
+    if index is None or index == IndexConfig():
+        return ctx.out / "kb"
+    digest = hashlib.sha256(index.model_dump_json().encode()).hexdigest()[:8]
+    return ctx.out / f"kb-{index.chunk_tokens}-{index.overlap_tokens}-{digest}"
 
 
 def load_question_set(ctx: RunContext, kb: KnowledgeBase) -> QuestionSet:

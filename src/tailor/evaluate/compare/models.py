@@ -12,7 +12,7 @@ import torch
 import tailor
 from tailor.base_models import BaseModelError, is_gguf, model_facts, preferred_settings, resolve_base_model
 from tailor.evaluate.compare.arms import ArmPlan, describe_model, resolve_generator
-from tailor.evaluate.compare.config import BASE, TRAIN
+from tailor.evaluate.compare.config import BASE, TRAIN, ArmConfig
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.training import TrainedAdapter, ensure_scratch_model, train_adapter
 from tailor.finetune.registry import AdapterRegistry
@@ -88,9 +88,22 @@ def plan_arms(ctx: RunContext, kb: KnowledgeBase) -> tuple[list[ArmPlan], dict[s
             "model_settings": preferred_settings(generator.removeprefix("hf:"), arm.strategy),
             "adapter": [plan.adapter.ref, plan.adapter.manifest.get("created_at")] if plan.adapter else None,
         }
+        plan.fingerprint.update(tuned_settings(ctx, arm, plan.retrieves))
         plans.append(plan)
     ctx.timings["models"] = time.perf_counter() - started
     return plans, base_info
+
+
+def tuned_settings(ctx: RunContext, arm: ArmConfig, retrieves: bool) -> dict[str, Any]:
+    """The answer-deciding settings beyond the arm's basic ones, only where set (so earlier cache keys stay valid)."""
+    found: dict[str, Any] = {}
+    if arm.focus_sentences is not None or arm.focus_abstain_below is not None:
+        found["focus"] = [arm.focus_sentences, arm.focus_abstain_below]
+    if retrieves and ctx.config.kb_index is not None:
+        found["kb_index"] = ctx.config.kb_index.model_dump()
+    if retrieves and ctx.config.retrieval is not None:
+        found["retrieval"] = ctx.config.retrieval.model_dump()
+    return found
 
 
 def train(ctx: RunContext, kb: KnowledgeBase, base_model: str, data_format: str, groups: list[str] | None = None,
