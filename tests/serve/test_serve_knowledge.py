@@ -69,14 +69,14 @@ def test_searches_go_on_while_the_commit_builds_the_next_versions_index(base_kb,
     kb = _copy(base_kb, tmp_path, embedder)
     kb.warm()
     building, release = threading.Event(), threading.Event()
-    stage = LocalIndex.stage
+    advance = LocalIndex.advance
 
-    def slow_stage(index, folder):  # the commit is inside its transaction, the new index built
+    def slow_advance(index, delta):  # the commit is inside its transaction, building the new index
         building.set()
         release.wait(30)
-        return stage(index, folder)
+        return advance(index, delta)
 
-    monkeypatch.setattr(LocalIndex, "stage", slow_stage)
+    monkeypatch.setattr(LocalIndex, "advance", slow_advance)
     new = Document("news.md", "The Zephyr loom ships in May with a titanium heddle frame.", "News", "news.md")
     writer = threading.Thread(target=lambda: kb.writer.ingest_documents([new]))
     writer.start()

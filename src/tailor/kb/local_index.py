@@ -1,35 +1,33 @@
 """In-memory search structures for one committed version of a local knowledge base.
 
-Dense search is exact (one matrix-vector product) below `AnnSettings.min_chunks` and uses a
-faiss IVF index above it; BM25 runs on bm25s. Every search applies the caller's filter inside
-the search (a mask before the top-k, or a faiss ID selector), so a restricted caller still gets
-k hits when k visible chunks exist, and nothing outside its groups ever enters the ranking.
+A version is a tuple of segments (index_segment.py) shared with the versions before it, plus which of
+their rows are still live: `advance` derives the next version from a delta in time proportional to the
+delta (new rows become a segment, removed rows are tombstoned, BM25 statistics are updated), and
+`compacted` merges the live rows into one segment when enough have changed. Dense search is exact (one
+matrix-vector product per segment) below `AnnSettings.min_chunks`; above it the first segment has a faiss
+IVF index and the rows appended since are searched exactly. BM25 is scored at query time (lexical.py).
+Every search applies the caller's filter, and the tombstones, inside the search (a mask before the top-k,
+or a faiss ID selector), so a restricted caller still gets k hits when k visible chunks exist, and nothing
+outside its groups ever enters the ranking.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from functools import cached_property, lru_cache
 from typing import Any
 
-import bm25s
 import faiss
 import numpy as np
-import Stemmer
 
+from tailor.kb.index_segment import Segment
+from tailor.kb.lexical import Bm25Stats, Vocabulary, bm25_tokenize
 from tailor.kb.store import ChunkMatch, SearchFilter
 
-_STEMMER = Stemmer.Stemmer("english")
+__all__ = ["AnnSettings", "IndexDelta", "IndexedDocument", "LocalIndex", "bm25_tokenize"]
 
-
-def bm25_tokenize(texts: list[str]) -> list[list[str]]:
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+COMPACT_MIN_ROWS = 1_000  # appended or dead rows tolerated beside the first segment before compacting
 
 
 @dataclass(frozen=True)
@@ -41,9 +39,10 @@ class AnnSettings:
 
 @dataclass(frozen=True)
 class _Visibility:
-    mask: np.ndarray
+    mask: np.ndarray  # live and visible, per row
     count: int
-    selector_bits: np.ndarray  # the mask packed for faiss.IDSelectorBitmap
+    first_count: int  # of them in the first segment, the one the IVF index covers
+    selector_bits: np.ndarray  # the first segment's mask packed for faiss.IDSelectorBitmap
 
 
 @dataclass
@@ -53,58 +52,123 @@ class IndexedDocument:
     metadata: dict[str, Any]
 
 
+@dataclass
+class IndexDelta:
+    """What the versions after an index's own changed: read from SQLite in one snapshot (local_store.py)."""
+
+    version: int
+    documents: list[IndexedDocument]  # written since (new rows point at these)
+    rowids: np.ndarray  # the chunks added since, in rowid order, with their fields
+    chunk_ids: list[str]
+    doc_ids: list[str]
+    index_texts: list[str]
+    vectors: np.ndarray
+    removed: np.ndarray  # rowids of chunks removed since
+
+
 class LocalIndex:
-    """Vectors, BM25 and access-group masks over the chunks of one version."""
+    """Vectors, BM25 and access-group masks over the live chunks of one version."""
 
     def __init__(
         self,
         version: int,
-        chunk_ids: list[str],
-        vectors: np.ndarray,
-        doc_pos: np.ndarray,
+        watermark: int,
+        segments: tuple[Segment, ...],
+        live: np.ndarray,
         documents: list[IndexedDocument],
-        bm25: bm25s.BM25 | None,
+        stats: Bm25Stats,
         ann: faiss.Index | None = None,
         ann_settings: AnnSettings = AnnSettings(),
     ):
         self.version = version
+        self.watermark = watermark  # the highest chunk rowid this version has seen: later rows are new
+        self.segments = segments
+        self.live = live
+        self.documents = documents
+        self.stats = stats
         self.ann = ann
         self.ann_settings = ann_settings
-        self.chunk_ids = chunk_ids
-        self.vectors = vectors
-        self.doc_pos = doc_pos
-        self.documents = documents
-        self.bm25 = bm25
-        self.group_names = sorted({g for d in documents for g in d.groups})
-        column = {g: i for i, g in enumerate(self.group_names)}
-        self.doc_groups = np.zeros((len(documents), len(self.group_names)), dtype=bool)
-        for row, doc in enumerate(documents):
-            self.doc_groups[row, [column[g] for g in doc.groups]] = True
+        self.offsets = np.cumsum([0, *(len(s) for s in segments)])
+        self.n_live = int(live.sum())
         self._mask = lru_cache(maxsize=256)(self._compute_mask)
 
     @classmethod
-    def build(
-        cls,
-        version: int,
-        chunk_ids: list[str],
-        index_texts: list[str],
-        vectors: np.ndarray,
-        doc_pos: np.ndarray,
-        documents: list[IndexedDocument],
-        ann_settings: AnnSettings = AnnSettings(),
-    ) -> LocalIndex:
-        bm25 = None
-        if chunk_ids:
-            bm25 = bm25s.BM25()
-            bm25.index(bm25_tokenize(index_texts), show_progress=False)
-        ann = _build_ivf(vectors) if len(chunk_ids) >= ann_settings.min_chunks else None
-        return cls(version, chunk_ids, vectors, doc_pos, documents, bm25, ann, ann_settings)
+    def empty(cls, ann_settings: AnnSettings = AnnSettings()) -> LocalIndex:
+        vocabulary = Vocabulary()
+        return cls(0, 0, (), np.zeros(0, dtype=bool), [], Bm25Stats.empty(vocabulary), None, ann_settings)
 
     def __len__(self) -> int:
-        return len(self.chunk_ids)
+        return self.n_live
 
+    @property
+    def n_rows(self) -> int:
+        return int(self.offsets[-1])
+
+    # -- new versions ----------------------------------------------------------------------
+    def advance(self, delta: IndexDelta) -> LocalIndex:
+        """The version `delta` leads to: its removed rows tombstoned, its new rows one more segment."""
+        live, stats = self.live.copy(), self.stats
+        for segment, start in zip(self.segments, self.offsets.tolist(), strict=False):
+            rows = segment.positions(delta.removed)
+            rows = rows[live[start + rows]]
+            if len(rows):
+                live[start + rows] = False
+                stats = stats.removed(segment.terms, rows)
+        segments, watermark = self.segments, self.watermark
+        if len(delta.rowids):
+            first = len(self.documents)
+            position = {d.id: first + i for i, d in enumerate(delta.documents)}
+            doc_pos = np.array([position[d] for d in delta.doc_ids], dtype=np.int32)
+            segment = Segment.build(delta.rowids, delta.chunk_ids, doc_pos, delta.vectors, delta.index_texts,
+                                    stats.vocabulary)
+            stats = stats.added(segment.terms)
+            segments += (segment,)
+            live = np.concatenate([live, np.ones(len(segment), dtype=bool)])
+            watermark = max(watermark, int(delta.rowids[-1]))
+        return LocalIndex(delta.version, watermark, segments, live, self.documents + delta.documents, stats,
+                          self.ann, self.ann_settings)
+
+    def compaction_due(self) -> bool:
+        """Whether enough rows were appended or removed since the first segment to merge them, or the
+        index has grown past the size where it wants an IVF index."""
+        first = len(self.segments[0]) if self.segments else 0
+        churn = (self.n_rows - first) + (self.n_rows - self.n_live)
+        wants_ann = self.ann is None and self.n_live >= self.ann_settings.min_chunks
+        return wants_ann or churn > max(COMPACT_MIN_ROWS, self.n_live // 8)
+
+    def compacted(self) -> LocalIndex:
+        """The same version as one segment of its live rows (and of the documents they use), with an IVF
+        index over them when there are enough. Searches give the same results, up to the IVF's approximation."""
+        if not self.n_live:
+            return LocalIndex(self.version, self.watermark, (), np.zeros(0, dtype=bool), [], self.stats, None,
+                              self.ann_settings)
+        keep = [self.live[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
+        used, doc_pos = np.unique(self.doc_pos[self.live], return_inverse=True)
+        merged = Segment.merge(list(self.segments), keep, doc_pos.astype(np.int32), self.stats.n_terms)
+        ann = _ivf(merged.vectors, self.ann) if len(merged) >= self.ann_settings.min_chunks else None
+        return LocalIndex(self.version, self.watermark, (merged,), np.ones(len(merged), dtype=bool),
+                          [self.documents[i] for i in used.tolist()], self.stats, ann, self.ann_settings)
+
+    # -- rows --------------------------------------------------------------------------------
+    @cached_property
+    def doc_pos(self) -> np.ndarray:
+        return np.concatenate([s.doc_pos for s in self.segments] or [np.zeros(0, dtype=np.int32)])
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Every row's vector as one matrix (a copy when there are several segments)."""
+        if len(self.segments) == 1:
+            return self.segments[0].vectors
+        return np.concatenate([s.vectors for s in self.segments])
+
+    def chunk_ids(self, positions: np.ndarray) -> list[str]:
+        segment_of = np.searchsorted(self.offsets, positions, side="right") - 1
+        return [self.segments[s].chunk_ids[p - self.offsets[s]]
+                for s, p in zip(segment_of.tolist(), positions.tolist(), strict=True)]
+
+    # -- filters -------------------------------------------------------------------------------
     def visibility(self, search_filter: SearchFilter) -> _Visibility | None:
-        """Which chunks the filter lets through, or None when every chunk is visible."""
+        """Which live chunks the filter lets through, or None when every row is live and visible."""
         key = (search_filter.groups, json.dumps(search_filter.metadata, sort_keys=True, default=str))
         return self._mask(key)
 
@@ -112,52 +176,73 @@ class LocalIndex:
         visibility = self.visibility(search_filter)
         return None if visibility is None else visibility.mask
 
+    @cached_property
+    def _doc_groups(self) -> tuple[list[str], np.ndarray]:
+        names = sorted({g for d in self.documents for g in d.groups})
+        column = {g: i for i, g in enumerate(names)}
+        table = np.zeros((len(self.documents), len(names)), dtype=bool)
+        for row, doc in enumerate(self.documents):
+            table[row, [column[g] for g in doc.groups]] = True
+        return names, table
+
     def _compute_mask(self, key: tuple[tuple[str, ...] | None, str]) -> _Visibility | None:
         groups, metadata_json = key
         metadata = json.loads(metadata_json)
-        if groups is None and not metadata:
+        if groups is None and not metadata and self.n_live == self.n_rows:
             return None
         visible = np.ones(len(self.documents), dtype=bool)
         if groups is not None:
-            columns = [self.group_names.index(g) for g in groups if g in self.group_names]
-            visible &= self.doc_groups[:, columns].any(axis=1)
+            names, table = self._doc_groups
+            visible &= table[:, [names.index(g) for g in groups if g in names]].any(axis=1)
         for field_name, wanted in metadata.items():
             visible &= np.array([d.metadata.get(field_name) == wanted for d in self.documents], dtype=bool)
-        mask = visible[self.doc_pos]
-        return _Visibility(mask, int(mask.sum()), np.packbits(mask, bitorder="little"))
+        mask = visible[self.doc_pos] & self.live
+        first = mask[: int(self.offsets[1])] if self.segments else mask
+        return _Visibility(mask, int(mask.sum()), int(first.sum()), np.packbits(first, bitorder="little"))
 
+    # -- searches ------------------------------------------------------------------------------
     def dense(self, vector: np.ndarray, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
-        if not len(self):
+        if not self.n_live:
             return []
         vector = np.ascontiguousarray(vector, dtype=np.float32)
         visibility = self.visibility(search_filter)
-        visible = len(self) if visibility is None else visibility.count
+        visible = self.n_live if visibility is None else visibility.count
+        mask = None if visibility is None else visibility.mask
         if self.ann is not None and visible >= self.ann_settings.exact_below_visible:
-            matches = self._ann_search(vector, k, visibility)
-            if len(matches) >= min(k, visible):
-                return matches
-        scores = self.vectors @ vector
-        return self._top_k(scores, k, None if visibility is None else visibility.mask)
+            first = self._ann_search(vector, k, visibility)
+            first_visible = len(self.segments[0]) if visibility is None else visibility.first_count
+            if len(first) >= min(k, first_visible):
+                start = int(self.offsets[1])
+                rest = self._top_k(self._dense_scores(vector, 1), k, None if mask is None else mask[start:], start)
+                return sorted(first + rest, key=lambda m: -m.score)[:k]
+        return self._top_k(self._dense_scores(vector, 0), k, mask)
+
+    def _dense_scores(self, vector: np.ndarray, first_segment: int) -> np.ndarray:
+        parts = [s.vectors @ vector for s in self.segments[first_segment:]]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def _ann_search(self, vector: np.ndarray, k: int, visibility: _Visibility | None) -> list[ChunkMatch]:
         selector = None
         if visibility is not None:
-            selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(visibility.selector_bits))
+            bits = visibility.selector_bits
+            selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
         params = faiss.SearchParametersIVF(sel=selector, nprobe=self.ann_settings.nprobe)
         scores, positions = self.ann.search(vector[None, :], k, params=params)
-        return [ChunkMatch(self.chunk_ids[p], float(s)) for p, s in zip(positions[0], scores[0], strict=True) if p >= 0]
+        found = positions[0] >= 0
+        ids = self.chunk_ids(positions[0][found])
+        return [ChunkMatch(c, s) for c, s in zip(ids, scores[0][found].tolist(), strict=True)]
 
     def text(self, query: str, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
-        tokens = bm25_tokenize([query])[0]
-        if self.bm25 is None or not tokens:  # an empty index, or a query of stopwords only
+        terms = self.stats.query_terms(query)
+        if not len(terms):  # a query of stopwords only, or of terms no live chunk holds
             return []
-        scores = self.bm25.get_scores(tokens)
+        scores = self.stats.scores(terms, [s.terms for s in self.segments], self.n_rows)
         mask = self.mask(search_filter)
         # BM25 scores of zero mean no query term matched: such chunks are not hits.
         matched = scores > 0 if mask is None else mask & (scores > 0)
         return self._top_k(scores, k, matched)
 
-    def _top_k(self, scores: np.ndarray, k: int, mask: np.ndarray | None) -> list[ChunkMatch]:
+    def _top_k(self, scores: np.ndarray, k: int, mask: np.ndarray | None, offset: int = 0) -> list[ChunkMatch]:
         if mask is not None:
             candidates = np.flatnonzero(mask)
             if candidates.size == 0:
@@ -166,100 +251,26 @@ class LocalIndex:
         else:
             candidates = None
         k = min(k, scores.size)
+        if k == 0:
+            return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         positions = top if candidates is None else candidates[top]
-        ids = self.chunk_ids
-        return [ChunkMatch(ids[p], s) for p, s in zip(positions.tolist(), scores[top].tolist(), strict=True)]
-
-    def save(self, folder: Path) -> None:
-        """Write to `folder`: a temporary sibling is written, then renamed into place."""
-        self.install(self.stage(folder), folder)
-
-    def stage(self, folder: Path) -> Path:
-        """Write the index, durably, to a temporary sibling of `folder`; `install` puts it in place."""
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        sweep_orphans(folder)
-        # Unique (a reader may rebuild too) and named after this process, so that a sweep knows when it is orphaned.
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{folder.name}.tmp-{os.getpid()}-"))
-        np.save(tmp / "vectors.npy", self.vectors)
-        np.save(tmp / "doc_pos.npy", self.doc_pos)
-        meta = {
-            "version": self.version,
-            "chunk_ids": self.chunk_ids,
-            "documents": [[d.id, list(d.groups), d.metadata] for d in self.documents],
-        }
-        (tmp / "index.json").write_text(json.dumps(meta))
-        if self.bm25 is not None:
-            self.bm25.save(str(tmp / "bm25"))
-        if self.ann is not None:
-            faiss.write_index(self.ann, str(tmp / "ivf.faiss"))
-        _fsync_tree(tmp)
-        return tmp
-
-    @staticmethod
-    def install(staged: Path, folder: Path) -> None:
-        """Put a staged index in place of `folder`; if another one was installed meanwhile, it stays."""
-        retired = folder.with_name(f"{folder.name}.old-{staged.name.split('.tmp-', 1)[-1]}")
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(folder, retired)
-        try:
-            os.replace(staged, folder)
-        except OSError:  # a concurrent install won; loaders check the version they find
-            shutil.rmtree(staged, ignore_errors=True)
-        shutil.rmtree(retired, ignore_errors=True)
-
-    @classmethod
-    def load(cls, folder: Path, ann_settings: AnnSettings = AnnSettings()) -> LocalIndex:
-        meta = json.loads((folder / "index.json").read_text())
-        documents = [IndexedDocument(i, tuple(g), m) for i, g, m in meta["documents"]]
-        bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None
-        ann = faiss.read_index(str(folder / "ivf.faiss")) if (folder / "ivf.faiss").exists() else None
-        return cls(
-            meta["version"],
-            meta["chunk_ids"],
-            np.load(folder / "vectors.npy", mmap_mode="r"),
-            np.load(folder / "doc_pos.npy"),
-            documents,
-            bm25,
-            ann,
-            ann_settings,
-        )
+        ids = self.chunk_ids(positions + offset)
+        return [ChunkMatch(c, s) for c, s in zip(ids, scores[top].tolist(), strict=True)]
 
 
-def _build_ivf(vectors: np.ndarray) -> faiss.Index:
-    """IVF-Flat over inner product with about 4 * sqrt(n) lists, trained on a seeded sample."""
+def _ivf(vectors: np.ndarray, previous: faiss.Index | None) -> faiss.Index:
+    """IVF-Flat over inner product with about 4 * sqrt(n) lists: the previous index's centroids when its list
+    count is within a factor of two of that (no retraining on a compaction), else trained on a seeded sample."""
     n, dim = vectors.shape
     n_lists = int(4 * np.sqrt(n))
-    sample = np.random.default_rng(0).choice(n, size=min(n, 40 * n_lists), replace=False)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, n_lists, faiss.METRIC_INNER_PRODUCT)
-    index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+    if previous is not None and n_lists / 2 <= previous.nlist <= n_lists * 2:
+        index = faiss.IndexIVFFlat(faiss.clone_index(previous.quantizer), dim, previous.nlist,
+                                   faiss.METRIC_INNER_PRODUCT)
+    else:
+        sample = np.random.default_rng(0).choice(n, size=min(n, 40 * n_lists), replace=False)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, n_lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
     index.add(np.ascontiguousarray(vectors))
     return index
-
-
-def sweep_orphans(folder: Path) -> None:
-    """Remove staged and retired copies of `folder` left by a process that died between writing and
-    installing them (`<name>.tmp-<pid>-*`, `<name>.old-<pid>-*`); those of live processes stay."""
-    for kind in ("tmp", "old"):
-        for path in folder.parent.glob(f"{folder.name}.{kind}-*-*"):
-            pid = path.name.removeprefix(f"{folder.name}.{kind}-").split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())

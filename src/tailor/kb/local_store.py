@@ -1,20 +1,22 @@
 """The embedded default store: SQLite holds the truth, a derived in-memory index serves searches.
 
-SQLite (WAL, synchronous=FULL) records documents, chunks, vectors and the version log; one
-transaction per commit makes each version atomic and crash-safe. The search index is derived
-from a committed version, cached on disk under `index/`, and rebuilt whenever it is older than
-the database, so a crash between the commit and the index refresh loses nothing.
+SQLite (WAL, synchronous=FULL) records documents, chunks, vectors, the version log and the rowids of
+removed chunks; one transaction per commit makes each version atomic and crash-safe. The search index
+of a version is derived from the previous version's and the delta SQLite records (local_index.py), so a
+commit, inside its write transaction, does work in proportion to what it changes, not to the knowledge
+base: a second writer waits for that, not for a whole rebuild. Searches go on against the previous
+version meanwhile; only the COMMIT and the swap of the index happen under the caller's `publish` guard.
 
-A commit builds the new version's index inside its transaction, before any reader can see the
-version, so searches go on against the previous one meanwhile; only the COMMIT and the swap of
-the cached index happen under the caller's `publish` guard. Another store on the same folder in
-this process (the server's reader) takes that index from memory instead of loading it from disk.
+The index is cached on disk under `index/` as a snapshot of some earlier version (index_snapshot.py),
+rewritten after the commit, outside the write lock, only when a compaction is due; opening a store loads
+it and catches up from SQLite. A crash anywhere loses nothing committed: the snapshot is never newer than
+the database. Another store on the same folder in this process (the server's reader) takes the latest
+index from memory.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import threading
 import time
@@ -26,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from tailor.kb.local_index import AnnSettings, IndexedDocument, LocalIndex
+from tailor.kb.index_snapshot import load_snapshot, save_snapshot
+from tailor.kb.local_index import AnnSettings, IndexDelta, IndexedDocument, LocalIndex
 from tailor.kb.store import ChunkMatch, DocumentWrite, SearchFilter, StoredDocument, VersionInfo
 from tailor.records import Chunk
 from tailor.sqlite_wal import use_wal
@@ -47,7 +50,12 @@ CREATE TABLE IF NOT EXISTS versions (
     version INTEGER PRIMARY KEY, created_at REAL NOT NULL, added INTEGER NOT NULL,
     updated INTEGER NOT NULL, removed INTEGER NOT NULL, chunks INTEGER NOT NULL, note TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS removed_chunks (version INTEGER NOT NULL, chunk_rowid INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS removed_chunks_by_version ON removed_chunks (version);
 """
+# An index of a version before this one cannot be brought forward from SQLite (a knowledge base made before
+# removals were logged starts the log at its version then).
+_LOGGED_SINCE = "removals_logged_since"
 _DOC_COLUMNS = "id, title, source, hash, groups, metadata, text, version"
 
 # The index each knowledge-base folder's latest commit in this process built, for its other stores.
@@ -65,6 +73,9 @@ class LocalStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
+        if self.get_meta(_LOGGED_SINCE) is None:
+            self._db.execute("INSERT OR IGNORE INTO meta SELECT ?, COALESCE(MAX(version), 0) FROM versions",
+                             (_LOGGED_SINCE,))
         self._lock = threading.RLock()
         self._index: LocalIndex | None = None
 
@@ -114,6 +125,7 @@ class LocalStore:
     ) -> int:
         """Apply all writes and deletes as one new version, atomically; `publish` is held while it becomes visible."""
         with self._lock:
+            previous = self.refresh()  # before the write lock: loading and catching up can take a while
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -121,7 +133,7 @@ class LocalStore:
                 known = {d for (d,) in cur.execute("SELECT id FROM documents")}
                 removed = [d for d in deletes if d in known]
                 for doc_id in removed:
-                    cur.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+                    self._remove_chunks(cur, doc_id, version)
                     cur.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
                 for write in writes:
                     self._write_document(cur, write, version)
@@ -131,8 +143,8 @@ class LocalStore:
                     "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (version, time.time(), len(writes) - updated, updated, len(removed), n_chunks, note),
                 )
-                index = self._build_index(cur)  # the new version as this transaction sees it
-                staged = index.stage(self._cache_dir)
+                # What other writers committed since `previous`, then this commit, as this transaction sees them.
+                index = previous.advance(self._read_delta(cur, previous))
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
@@ -141,17 +153,14 @@ class LocalStore:
                     cur.execute("COMMIT")
                 except BaseException:
                     cur.execute("ROLLBACK")
-                    shutil.rmtree(staged, ignore_errors=True)
                     raise
-                # A crash before this line leaves the cache one version behind: `refresh` rebuilds it.
-                LocalIndex.install(staged, self._cache_dir)
-                self._index = _PUBLISHED[self.folder.resolve()] = index
+                self._install(index)
+            self._settle(index)
         return version
 
-    @staticmethod
-    def _write_document(cur: sqlite3.Cursor, write: DocumentWrite, version: int) -> None:
+    def _write_document(self, cur: sqlite3.Cursor, write: DocumentWrite, version: int) -> None:
         doc = write.document
-        cur.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
+        self._remove_chunks(cur, doc.id, version)
         cur.execute(
             f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (doc.id, doc.title, doc.source, doc.hash, json.dumps(list(doc.groups)),
@@ -167,26 +176,62 @@ class LocalStore:
             ],
         )
 
-    # -- search ----------------------------------------------------------------------------
+    @staticmethod
+    def _remove_chunks(cur: sqlite3.Cursor, doc_id: str, version: int) -> None:
+        """Delete a document's chunks, logging their rowids so that an index of an earlier version can drop them."""
+        cur.execute("INSERT INTO removed_chunks SELECT ?, rowid FROM chunks WHERE doc_id = ?", (version, doc_id))
+        cur.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+
+    # -- the index ---------------------------------------------------------------------------
     @property
     def _cache_dir(self) -> Path:
         return self.folder / "index" / "current"
 
     def refresh(self) -> LocalIndex:
-        """The index of the latest committed version: from this process's last commit, or cached on disk,
-        or rebuilt when both are stale."""
+        """The index of the latest committed version: the newest one this process or the disk cache holds,
+        brought forward with what SQLite recorded after it."""
         with self._lock:
             version = self.version()
             if self._index is not None and self._index.version == version:
                 return self._index
-            index = _PUBLISHED.get(self.folder.resolve())
-            if index is None or index.version != version:
-                index = _load_cached(self._cache_dir, self._ann_settings())
-            if index is None or index.version != version:
-                index = self._build_index()
-                index.save(self._cache_dir)
-            self._index = index
+            index = self._known_index(version)
+            if index.version != version:
+                index = index.advance(self._read_delta(None, index))
+                self._install(index)
+            return self._settle(index)
+
+    def _known_index(self, version: int) -> LocalIndex:
+        """The newest index that can be brought forward to `version`: in this process, else the disk cache,
+        else an empty one."""
+        logged_since = int(self.get_meta(_LOGGED_SINCE) or 0)
+
+        def usable(index: LocalIndex | None) -> bool:
+            return index is not None and (index.version == 0 or logged_since <= index.version <= version)
+
+        in_memory = [i for i in (self._index, _PUBLISHED.get(self.folder.resolve())) if usable(i)]
+        if in_memory:
+            return max(in_memory, key=lambda i: i.version)
+        cached = load_snapshot(self._cache_dir, self._ann_settings())
+        return cached if usable(cached) else LocalIndex.empty(self._ann_settings())
+
+    def _install(self, index: LocalIndex) -> None:
+        """Make `index` the one this store and the other stores of its folder in this process search."""
+        self._index = index
+        published = _PUBLISHED.get(self.folder.resolve())
+        if published is None or published.version <= index.version:
+            _PUBLISHED[self.folder.resolve()] = index
+
+    def _settle(self, index: LocalIndex) -> LocalIndex:
+        """Compact `index` and write it to the disk cache when that is due (outside any write transaction:
+        this is the work that grows with the knowledge base)."""
+        if not index.compaction_due() and (not len(index) or (self._cache_dir / "index.json").exists()):
             return index
+        compact = index.compacted()
+        if len(compact):
+            save_snapshot(compact, self._cache_dir)
+        if self._index is index:
+            self._install(compact)
+        return compact
 
     def _ann_settings(self) -> AnnSettings:
         config = json.loads(self.get_meta("index_config") or "{}")
@@ -196,30 +241,37 @@ class LocalStore:
             nprobe=config.get("ann_nprobe", defaults.nprobe),
         )
 
-    def _build_index(self, transaction: sqlite3.Cursor | None = None) -> LocalIndex:
-        """The index of the latest version that `transaction` sees (a snapshot of its own when None)."""
+    def _read_delta(self, transaction: sqlite3.Cursor | None, since: LocalIndex) -> IndexDelta:
+        """What the latest version that `transaction` sees (a snapshot of its own when None) changed after `since`."""
         cur = transaction or self._db.cursor()
         if transaction is None:
             cur.execute("BEGIN")  # one snapshot: the version and the rows it holds
         try:
             version = int(cur.execute("SELECT MAX(version) FROM versions").fetchone()[0] or 0)
-            docs = cur.execute("SELECT id, groups, metadata FROM documents ORDER BY id").fetchall()
-            rows = cur.execute("SELECT id, doc_id, index_text, vector FROM chunks ORDER BY rowid").fetchall()
+            docs = cur.execute(
+                "SELECT id, groups, metadata FROM documents WHERE version > ? ORDER BY id", (since.version,)
+            ).fetchall()
+            rows = cur.execute(
+                "SELECT rowid, id, doc_id, index_text, vector FROM chunks WHERE rowid > ? ORDER BY rowid",
+                (since.watermark,),
+            ).fetchall()
+            removed = cur.execute(
+                "SELECT chunk_rowid FROM removed_chunks WHERE version > ? AND chunk_rowid <= ?",
+                (since.version, since.watermark),
+            ).fetchall()
         finally:
             if transaction is None:
                 cur.execute("COMMIT")
-        documents = [IndexedDocument(d, tuple(json.loads(g)), json.loads(m)) for d, g, m in docs]
-        position = {d.id: i for i, d in enumerate(documents)}
         dim = int(self.get_meta("dim") or 0)
-        vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        return LocalIndex.build(
+        return IndexDelta(
             version,
-            [r[0] for r in rows],
+            [IndexedDocument(d, tuple(json.loads(g)), json.loads(m)) for d, g, m in docs],
+            np.array([r[0] for r in rows], dtype=np.int64),
+            [r[1] for r in rows],
             [r[2] for r in rows],
-            vectors,
-            np.array([position[r[1]] for r in rows], dtype=np.int32),
-            documents,
-            self._ann_settings(),
+            [r[3] for r in rows],
+            np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), dim),
+            np.array([r[0] for r in removed], dtype=np.int64),
         )
 
     def dense_search(self, vector: np.ndarray, k: int, search_filter: SearchFilter) -> list[ChunkMatch]:
@@ -252,14 +304,6 @@ class LocalStore:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _load_cached(folder: Path, ann_settings: AnnSettings) -> LocalIndex | None:
-    """The cached index, or None when absent or unreadable (it is derived data: rebuild it)."""
-    try:
-        return LocalIndex.load(folder, ann_settings) if (folder / "index.json").exists() else None
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def _visible(groups: tuple[str, ...], metadata: dict[str, Any], search_filter: SearchFilter) -> bool:
