@@ -12,7 +12,11 @@ async function unpack(block) {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  return JSON.parse(await new Response(stream).text());
+  const data = JSON.parse(await new Response(stream).text());
+  data.questions = data.questions.map(([id, anchor, text, answerable, gold, documents, groups, answers]) => (
+    { id, anchor, text, answerable, gold, documents, groups, answers }
+  ));
+  return data;
 }
 
 // An element with attributes and children; strings become text nodes.
@@ -27,23 +31,29 @@ function pointer(...parts) {
   return parts.map((part) => "/" + String(part).replaceAll("~", "~0").replaceAll("/", "~1")).join("");
 }
 
+function sourceName(source, data) {
+  const [doc, title] = data.sources[source];
+  return title || data.documents[doc];
+}
+
 // -- one row ---------------------------------------------------------------------------------------
-function questionCell([id, , text, answerable, gold, documents, groups], data) {
+function questionCell({ id, text, answerable, gold, documents, groups }, data) {
   const cell = el("th", { scope: "row" }, el("span", { class: "qid" }, id), `: ${text}`);
   const notes = [
     [gold, "Gold", " / "],
-    [documents.map((d) => data.documents[d]), "Documents", ", "],
+    [documents.map((doc) => data.documents[doc]), "Documents", ", "],
     [groups, "Groups", ", "],
   ];
   if (!answerable) cell.append(el("br", {}), el("span", { class: "badge" }, "unanswerable"));
   for (const [values, label, separator] of notes) {
-    if (values.length) cell.append(el("br", {}), el("span", { class: "note" }, `${label}: ${values.join(separator)}`));
+    if (!values.length) continue;
+    cell.append(el("br", {}), el("span", { class: "note" }, `${label}: ${values.join(separator)}`));
   }
   return cell;
 }
 
 // The answer, each "[n]" that has a citation a link to the first passage cited as [n].
-function answerText(text, idOfMarker) {
+function linkedAnswer(text, idOfMarker) {
   const parts = [];
   let last = 0;
   for (const match of text.matchAll(MARKER)) {
@@ -65,40 +75,45 @@ function score([metric, value], index, arm, data) {
   return el("li", {}, `${label}: `, number);
 }
 
-function passage([marker, sourceIndex, passageIndex, quote, page], id, data) {
-  const [document, title, source] = data.sources[sourceIndex];
+function passage([marker, source, passageIndex, quote, page], id, data) {
+  const [doc, , path] = data.sources[source];
   const text = data.passages[passageIndex];
-  const found = Array.isArray(quote);
-  const meta = [el("code", {}, data.documents[document])];
+  const found = Array.isArray(quote);  // [start, end] in the passage, else the quote's own text
+  const meta = [el("code", {}, data.documents[doc])];
   if (page !== null) meta.push(`, page ${page}`);
-  if (source) meta.push(`, ${source}`);
+  if (path) meta.push(`, ${path}`);
   const block = el(
     "div", { class: "passage", id, role: "note", "aria-label": `Passage cited as [${marker}]` },
-    el("strong", {}, `[${marker}] ${title || data.documents[document]}`), " ", el("span", { class: "note" }, ...meta),
+    el("strong", {}, `[${marker}] ${sourceName(source, data)}`), " ", el("span", { class: "note" }, ...meta),
     found
-      ? el("blockquote", {}, text.slice(0, quote[0]), el("mark", {}, text.slice(...quote)), text.slice(quote[1]))
+      ? el("blockquote", {},
+        text.slice(0, quote[0]), el("mark", {}, text.slice(quote[0], quote[1])), text.slice(quote[1]))
       : el("blockquote", {}, text),
   );
   if (!found && quote) {
-    block.append(el("p", { class: "note" }, "Quoted sentence (not found verbatim in the passage): ", el("q", {}, quote)));
+    const note = "Quoted sentence (not found verbatim in the passage): ";
+    block.append(el("p", { class: "note" }, note, el("q", {}, quote)));
   }
   return block;
 }
 
 function answerCell(question, index, column, data) {
-  const answer = question[7][column];
+  const answer = question.answers[column];
   if (!answer) return el("td", {}, el("span", { class: "missing" }, "no answer"));
   const [text, outcome, scores, citations] = answer;
   const arm = data.arms[column];
-  const ids = citations.map((_, i) => `${question[1]}.${data.anchors[column]}.c${i + 1}`);
+  const ids = citations.map((_, i) => `${question.anchor}.${data.anchors[column]}.c${i + 1}`);
   const idOfMarker = new Map();
   citations.forEach(([marker], i) => idOfMarker.has(marker) || idOfMarker.set(marker, ids[i]));
-  const cell = el("td", {}, answerText(text, idOfMarker), el("span", { class: `badge outcome-${outcome}` }, outcome));
-  if (scores.length) cell.append(el("ul", { class: "scores" }, ...scores.map((s) => score(s, index, arm, data))));
+  const cell = el("td", {},
+    linkedAnswer(text, idOfMarker), el("span", { class: `badge outcome-${outcome}` }, outcome));
+  if (scores.length) {
+    cell.append(el("ul", { class: "scores" }, ...scores.map((s) => score(s, index, arm, data))));
+  }
   if (citations.length) {
     cell.append(el("ol", { class: "citations" }, ...citations.map(([marker, source, , , , supported], i) => {
-      const name = data.sources[source][1] || data.documents[data.sources[source][0]];
-      const item = el("li", {}, el("a", { class: "citation", href: `#${ids[i]}` }, `[${marker}] ${name}`));
+      const name = `[${marker}] ${sourceName(source, data)}`;
+      const item = el("li", {}, el("a", { class: "citation", href: `#${ids[i]}` }, name));
       if (!supported) item.append(" ", el("span", { class: "badge bad" }, "unsupported"));
       return item;
     })));
@@ -135,18 +150,20 @@ function readFilters() {
 // document (a gold document of the question, or cited by that answer) and holds the text. With no arm,
 // outcome, document or text chosen, every question of the group matches, answered or not.
 function matcher(filters, columns, data) {
-  const document = filters.document === "" ? null : Number(filters.document);
-  const byAnswer = filters.arm !== "" || filters.outcome || document !== null || filters.text;
-  return ([id, , text, , gold, documents, groups, answers]) => {
+  const doc = filters.document === "" ? null : Number(filters.document);
+  const byAnswer = filters.arm !== "" || filters.outcome || doc !== null || filters.text;
+  return ({ id, text, gold, documents, groups, answers }) => {
     if (filters.group && !groups.includes(filters.group)) return false;
     if (!byAnswer) return true;
-    const isGold = document !== null && documents.includes(document);
+    const isGold = doc !== null && documents.includes(doc);
     const asked = `${id}\n${text}\n${gold.join("\n")}`.toLowerCase().includes(filters.text);
     return columns.some((column) => {
-      const answer = answers[column];
-      if (!answer || (filters.outcome && answer[1] !== filters.outcome)) return false;
-      if (document !== null && !isGold && !answer[3].some(([, s]) => data.sources[s][0] === document)) return false;
-      return asked || answer[0].toLowerCase().includes(filters.text);
+      if (!answers[column]) return false;
+      const [said, outcome, , citations] = answers[column];
+      if (filters.outcome && outcome !== filters.outcome) return false;
+      const cited = () => citations.some(([, source]) => data.sources[source][0] === doc);
+      if (doc !== null && !isGold && !cited()) return false;
+      return asked || said.toLowerCase().includes(filters.text);
     });
   };
 }
@@ -159,7 +176,7 @@ class QuestionTable {
   constructor(data) {
     this.data = data;
     this.page = 0;
-    const groups = [...new Set(data.questions.flatMap((q) => q[6]))].sort();
+    const groups = [...new Set(data.questions.flatMap((question) => question.groups))].sort();
     const documents = data.documents.map((name, i) => [String(i), name]);
     fillOptions($("filter-document"), documents.sort((a, b) => a[1].localeCompare(b[1])));
     fillOptions($("filter-group"), groups.map((group) => [group, group]));
@@ -194,7 +211,7 @@ class QuestionTable {
     document.querySelector("table.questions tbody").replaceChildren(...shown.map((index) => {
       const question = this.data.questions[index];
       const cells = this.columns.map((column) => answerCell(question, index, column, this.data));
-      return el("tr", { id: `q-${question[1]}` }, questionCell(question, this.data), ...cells);
+      return el("tr", { id: `q-${question.anchor}` }, questionCell(question, this.data), ...cells);
     }));
     const total = this.data.questions.length;
     const from = this.page * PAGE_SIZE;
@@ -211,5 +228,7 @@ class QuestionTable {
 
 unpack($("questions-data")).then(
   (data) => new QuestionTable(data),
-  (error) => { $("questions-status").textContent = `The questions could not be read (${error}); report.json holds them.`; },
+  (error) => {
+    $("questions-status").textContent = `The questions could not be read (${error}); report.json holds them.`;
+  },
 );
