@@ -27,6 +27,9 @@ def _keys_file(keys: Path | None) -> Path:
 def serve(
     kb: Annotated[str, typer.Option("--kb", help="Knowledge base folder or URI (created if missing).")],
     config: Annotated[Path | None, typer.Option("--config", help="YAML with serve:, ask: and kb: sections.")] = None,
+    tuned_settings: Annotated[Path | None, typer.Option(
+        "--settings", help="A `tailor tune` settings file (TUNE/settings/rag-N.yaml): its search, chunking and "
+                           "prompt replace the config's ask: and kb: sections.")] = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
     keys: KeysOption = None,
@@ -47,6 +50,8 @@ def serve(
                  "cors_origins": cors_origin or None}
     try:
         settings = ServeSettings.from_file(config, overrides)
+        if tuned_settings:
+            settings = settings.with_tuned(tuned_settings)
     except (ValueError, ValidationError) as exc:
         err_console.print(f"[red]invalid configuration[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc

@@ -106,3 +106,23 @@ class ServeSettings:
             kb=validate(KBConfig, kb, path, "kb") if kb is not None else None,
             audit=validate(AuditConfig, data.get("audit") or {}, path, "audit"),
         )
+
+    def with_tuned(self, path: Path) -> ServeSettings:
+        """A `tailor tune` settings file of the rag arm applied: its search settings and chunking (a KB built
+        with another chunking refuses to open: re-ingest it), its prompt, and its base model as the generator."""
+        data = read_mapping(path)
+        rag = [arm for arm in data.get("arms", []) if arm.get("strategy") == "rag"]
+        if not rag or "base_model" not in data:
+            raise ConfigFileError(f"{path}: not a `tailor tune` settings file of a rag arm (see TUNE/settings/)")
+        base = str(data["base_model"])
+        prompt = {key: rag[0][key] for key in TUNED_PROMPT if key in rag[0]}
+        ask = {**self.ask.model_dump(), **prompt, "strategy": "rag",
+               "generator": base if ":" in base else f"hf:{base}"}
+        kb = {"index": data.get("kb_index") or {}, "retrieval": data.get("retrieval") or {}}
+        return ServeSettings(serve=self.serve, ask=validate(AskConfig, ask, path, "arms"),
+                             kb=validate(KBConfig, kb, path), audit=self.audit)
+
+
+TUNED_PROMPT = ("top_k", "template", "focus_sentences", "focus_abstain_below", "max_new_tokens", "quantize",
+                "batch_size")
+"""The fields of a tuned rag arm that are also `ask:` settings."""
