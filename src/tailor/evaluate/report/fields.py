@@ -154,6 +154,14 @@ class ReportField:
             raise self.error("true or false")
         return self.value
 
+    def finite(self) -> float | None:
+        """The value, checked to be a number; None when it is null or not finite."""
+        if self.value is None:
+            return None
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            raise self.error("a number")
+        return self.value if math.isfinite(self.value) else None
+
     def number(
         self,
         kind: str,
@@ -163,15 +171,12 @@ class ReportField:
         stage: str | None = None,
     ) -> Number | None:
         """The value as a printed number; None when it is null or not finite (shown as a dash)."""
-        if self.value is None:
-            return None
-        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
-            raise self.error("a number")
-        if not math.isfinite(self.value):
+        value = self.finite()
+        if value is None:
             return None
         return Number(
-            value=self.value,
-            text=FORMATS[kind](self.value),
+            value=value,
+            text=FORMATS[kind](value),
             source=self.pointer,
             metric=metric,
             stat=stat or str(self.path[-1]),

@@ -88,10 +88,10 @@ def outcome(answer: ReportField, primary: str, answerable: bool) -> str:
         return "refused" if total == 0 else "abstained"
     if not answerable:
         return "wrong"  # an unanswerable question should have been declined
-    score = answer.field("scores").field(primary).number("rate", primary)
+    score = answer.field("scores").field(primary).finite()
     if score is None:
         return "unscored"
-    return "correct" if score.value >= CORRECT_AT else "wrong"
+    return "correct" if score >= CORRECT_AT else "wrong"
 
 
 @dataclass
@@ -115,7 +115,7 @@ class QuestionTable:
         answers = {}
         for arm, answer in entry.field("answers").entries():
             if answer.present:
-                answers[self.arms.setdefault(arm, len(self.arms))] = self._answer(arm, answer, answerable)
+                answers[self.arms.setdefault(arm, len(self.arms))] = self._answer(answer, answerable)
         self.rows.append(
             [
                 question_id,
@@ -129,11 +129,11 @@ class QuestionTable:
             ]
         )
 
-    def _answer(self, arm: str, answer: ReportField, answerable: bool) -> list[Any]:
+    def _answer(self, answer: ReportField, answerable: bool) -> list[Any]:
         scores = [
-            [self.metrics.index(metric), number.value]
+            [self.metrics.index(metric), value]
             for metric, score in answer.field("scores").entries()
-            if (number := score.number("rate", metric, arm)) is not None
+            if (value := score.finite()) is not None
         ]
         citations = [self._citation(citation) for citation in answer.field("citations").elements()]
         text = answer.field("text").text()
@@ -141,15 +141,15 @@ class QuestionTable:
 
     def _citation(self, citation: ReportField) -> list[Any]:
         passage = citation.field("passage").text()
-        marker = citation.field("marker").number("count", "marker")
-        page = citation.field("page").number("count", "page")
+        marker = citation.field("marker").finite()
+        page = citation.field("page").finite()
         document = self.documents.index(citation.field("doc_id").text())
         return [
-            int(marker.value) if marker else 0,
+            int(marker) if marker is not None else 0,
             self.sources.index((document, citation.field("title").text(), citation.field("source").text())),
             self.passages.index(passage),
             quote_span(passage, citation.field("quote").text()),
-            int(page.value) if page else None,
+            int(page) if page is not None else None,
             citation.field("supported").flag(),
         ]
 
