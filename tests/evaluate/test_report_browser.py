@@ -58,14 +58,14 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-def open_page(browser, path: Path) -> tuple[Any, dict[str, list[str]]]:
+def open_page(browser, path: Path, fragment: str = "") -> tuple[Any, dict[str, list[str]]]:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     events: dict[str, list[str]] = {"console_errors": [], "page_errors": [], "failed": [], "requests": []}
     page.on("console", lambda m: events["console_errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda error: events["page_errors"].append(str(error)))
     page.on("requestfailed", lambda request: events["failed"].append(request.url))
     page.on("request", lambda request: events["requests"].append(request.url))
-    page.goto(path.as_uri(), wait_until="load")
+    page.goto(path.as_uri() + fragment, wait_until="load")
     page.locator("table.questions tbody tr").first.wait_for()
     return page, events
 
@@ -266,4 +266,23 @@ def test_5000_questions_filter_and_page_as_report_json_counts(browser, large_rep
     assert status.inner_text() == "Questions 4901–4950 of 5000, page 99 of 100"
     numbers = page.evaluate(READ_NUMBERS)
     assert numbers and all(float(n["value"]) == resolve(report, n["source"]) for n in numbers)
+    page.close()
+
+
+def test_a_link_to_a_question_or_passage_opens_its_page(browser, large_reports):
+    report, html, _ = large_reports["2 arms"]
+    page, _ = open_page(browser, html, "#q-q04321")
+    assert page.locator("#questions-status").get_attribute("data-page") == "87"
+    assert page.locator("#q-q04321").is_visible()
+    page.close()
+    index, citation = next(
+        (i, cited[0])
+        for i, q in enumerate(report["per_question"])
+        if i >= 50
+        and (cited := q["answers"]["rag_scratch"]["citations"])
+        and cited[0]["quote"] in cited[0]["passage"]
+    )  # on page 2 or later
+    page, _ = open_page(browser, html, f"#q{index:05d}.rag_scratch.c1")
+    passage = page.locator(f"[id='q{index:05d}.rag_scratch.c1']")
+    assert passage.is_visible() and passage.locator("mark").inner_text() == citation["quote"]
     page.close()

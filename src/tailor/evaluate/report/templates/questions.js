@@ -123,16 +123,20 @@ function answerCell(question, index, column, data) {
 }
 
 // A citation or marker link opens its passage by script, since the server's web UI shows reports in a
-// sandboxed frame where the browser refuses a fragment link (a passage named in the URL opens by CSS).
+// sandboxed frame where the browser refuses a fragment link.
 function openPassage(event) {
   const link = event.target.closest("a.citation, a.marker");
   if (!link) return;
   event.preventDefault();
   const id = link.getAttribute("href").slice(1);
-  document.querySelector(".passage.open")?.classList.remove("open");
-  $(id).classList.add("open");
-  $(id).scrollIntoView({ block: "nearest" });
+  reveal($(id));
   history.replaceState(null, "", `#${id}`);
+}
+
+function reveal(element) {
+  document.querySelector(".passage.open")?.classList.remove("open");
+  if (element.classList.contains("passage")) element.classList.add("open");
+  element.scrollIntoView({ block: "nearest" });
 }
 
 // -- filters and pages -----------------------------------------------------------------------------
@@ -187,7 +191,20 @@ class QuestionTable {
     $("page-previous").addEventListener("click", () => this.show(this.page - 1));
     $("page-next").addEventListener("click", () => this.show(this.page + 1));
     $("page-number").addEventListener("change", () => this.show($("page-number").valueAsNumber - 1 || 0));
+    window.addEventListener("hashchange", () => this.open(location.hash));
     this.filter();
+    this.open(location.hash);
+  }
+
+  // A URL naming a question row (#q-<question>) or a passage (#<question>.<arm>.c<n>, the only ids with
+  // a dot) opens the page that holds it.
+  open(hash) {
+    const id = hash.slice(1);
+    const anchor = id.includes(".") ? id.split(".")[0] : id.replace(/^q-/, "");
+    const at = this.matching.findIndex((index) => this.data.questions[index].anchor === anchor);
+    if (at < 0) return;
+    this.show(Math.floor(at / PAGE_SIZE));
+    if ($(id)) reveal($(id));
   }
 
   filter() {
