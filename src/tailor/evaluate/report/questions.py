@@ -166,7 +166,6 @@ class QuestionTable:
         return {
             "arms": self.columns,
             "anchors": [arm_anchors.make(arm) for arm in self.columns],
-            "primary": self.primary,
             "metrics": [[name, metric_label(name)] for name in self.metrics.values],
             "documents": self.documents.values,
             "sources": self.sources.values,
