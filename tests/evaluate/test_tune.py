@@ -9,8 +9,8 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
-from tests.helpers.tune_case import write_tune_folder
 
+from helpers.tune_case import write_tune_folder
 from tailor.config_files import read_mapping
 from tailor.evaluate.compare.answering import Answerer
 from tailor.evaluate.compare.cache import AnswerCache

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import yaml
-from tests.helpers.tiny_llm import build_tiny_llama
+
+from helpers.tiny_llm import build_tiny_llama
 
 DOCS = {f"loom{i}.md": f"# Loom {i}\n\nThe Model {i} loom weaves {100 + i} metres of cloth per hour. It weighs "
         f"{40 + i} kilograms.\n\nIt needs a {220 + i} volt supply and was first sold in {2000 + i}.\n" for i in range(12)}
