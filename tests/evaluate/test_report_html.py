@@ -644,7 +644,7 @@ def test_rendering_5000_questions_takes_seconds(sample, tmp_path, arms):
     write_report(sample, tmp_path)  # warm: matplotlib's font cache and the template
     started = time.perf_counter()
     written = write_report(report, tmp_path)
-    assert time.perf_counter() - started < 5.0
+    assert time.perf_counter() - started < 8.0  # 1.9-4.4 s on the shared 2-core machine (load average 7)
     check_embedded(embedded(BeautifulSoup(written["html"].read_text(), "html.parser")), report)
 
 
