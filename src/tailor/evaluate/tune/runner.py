@@ -170,11 +170,14 @@ def tune_arm(config: TuneConfig, ctx: RunContext, search: ArmSearch, dev: list[Q
     held = held_out(search.arm, chosen, search.default, test, ctx.config.bootstrap, ctx.config.seed)
     return {"search": searched, "defaults": search.default.model_dump(), "front": [p.model_dump() for p in front],
             "chosen": front[0].name, "settings_files": files, "held_out": held, "trials": trial_rows(study),
-            "note": budget_note(name, searched)}
+            "note": note(name, searched, config.reranker)}
 
 
-def budget_note(name: str, searched: dict[str, Any]) -> str | None:
+def note(name: str, searched: dict[str, Any], reranker: str | None) -> str | None:
+    """What the reader of the front should know about how much of the space was searched."""
     if name == "finetuned" and searched["trials"] < 10:
         return (f"{searched['trials']} trials: each trains an adapter (minutes on a CPU), so this budget explored "
                 "little of the fine-tuning space; give more time (--budget) for a real search")
+    if name == "rag" and reranker is None:
+        return "rerank on/off was not searched: no --reranker was given (none ships for offline use)"
     return None
