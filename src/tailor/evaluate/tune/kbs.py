@@ -45,7 +45,7 @@ class KnowledgePool:
 
     def get(self, index: IndexConfig, retrieval: RetrievalConfig) -> KnowledgeBase:
         """The KB at `index`'s chunking, built on first use, searching with `retrieval` from now on."""
-        key = (index.chunk_tokens, index.overlap_tokens)
+        key = (index.chunk_tokens, index.overlap_tokens) if self.docs is not None else (0, 0)  # a given KB: one
         if key not in self._open:
             self._open[key] = self._build(index) if self.docs is not None else self._given()
         kb = self._open[key]
