@@ -8,6 +8,7 @@ from pathlib import Path
 from unittest import mock
 
 import bm25s
+import faiss
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -171,6 +172,17 @@ def test_a_small_commit_appends_its_rows_and_leaves_the_disk_cache_alone(tmp_pat
     reopened.close()
 
 
+def assert_same_dense_results(index, reference) -> None:
+    for each in (index, reference):
+        each.ann_settings = replace(each.ann_settings, exact_below_visible=0)  # every caller through the IVF
+    for query in QUERIES:
+        vector = HashEmbedder().embed_query(query)
+        for search_filter in FILTERS:
+            found, expected = (i.dense(vector, 6, search_filter) for i in (index, reference))
+            assert [m.chunk_id for m in found] == [m.chunk_id for m in expected]
+            assert [m.score for m in found] == pytest.approx([m.score for m in expected], abs=1e-5)
+
+
 def test_an_ivf_index_with_rows_appended_after_it_equals_a_full_build(tmp_path):
     store = open_store(tmp_path / "kb", ann_min_chunks=40)  # and an exhaustive nprobe: IVF results are exact
     store.commit([write(f"d{i}", 4, i, GROUPS[i % 3]) for i in range(15)], [])
@@ -180,13 +192,25 @@ def test_an_ivf_index_with_rows_appended_after_it_equals_a_full_build(tmp_path):
     reference_store = full_build(tmp_path / "kb", tmp_path / "full")
     reference = reference_store.refresh()
     assert reference.ann is not None and len(reference.segments) == 1
-    for index in (incremental, reference):
-        index.ann_settings = replace(index.ann_settings, exact_below_visible=0)  # every caller through the IVF
-    for query in QUERIES:
-        vector = HashEmbedder().embed_query(query)
-        for search_filter in FILTERS:
-            found, expected = (i.dense(vector, 6, search_filter) for i in (incremental, reference))
-            assert [m.chunk_id for m in found] == [m.chunk_id for m in expected]
-            assert [m.score for m in found] == pytest.approx([m.score for m in expected], abs=1e-5)
+    assert_same_dense_results(incremental, reference)
+    store.close()
+    reference_store.close()
+
+
+@pytest.mark.parametrize("deleted", [[], ["d3"]])
+def test_a_compaction_extends_or_rebuilds_the_ivf_index_and_results_stay_those_of_a_full_build(tmp_path, deleted):
+    store = open_store(tmp_path / "kb", ann_min_chunks=40)
+    store.commit([write(f"d{i}", 4, i, GROUPS[i % 3]) for i in range(15)], [])
+    built = store.refresh().ann
+    with mock.patch("tailor.kb.local_index.COMPACT_MIN_ROWS", 2):
+        store.commit([write(f"e{i}", 3, 100 + i, GROUPS[i % 3]) for i in range(5)], deleted)
+    compacted = store.refresh()
+    assert len(compacted.segments) == 1 and compacted.ann.ntotal == compacted.n_live == 75 - 4 * len(deleted)
+    # Not trained again: without a removed row the old index is copied and extended, with one it gets new
+    # lists on the old centroids.
+    centroids = [faiss.downcast_index(i.quantizer).reconstruct_n(0, i.nlist) for i in (compacted.ann, built)]
+    assert np.array_equal(*centroids)
+    reference_store = full_build(tmp_path / "kb", tmp_path / "full")
+    assert_same_dense_results(compacted, reference_store.refresh())
     store.close()
     reference_store.close()

@@ -145,7 +145,11 @@ class LocalIndex:
         keep = [self.live[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
         used, doc_pos = np.unique(self.doc_pos[self.live], return_inverse=True)
         merged = Segment.merge(list(self.segments), keep, doc_pos.astype(np.int32), self.stats.n_terms)
-        ann = _ivf(merged.vectors, self.ann) if len(merged) >= self.ann_settings.min_chunks else None
+        ann = None
+        if len(merged) >= self.ann_settings.min_chunks:
+            # The IVF index covers the first segment: when none of its rows died, they keep their positions.
+            covered = len(self.segments[0]) if self.ann is not None and keep[0].all() else 0
+            ann = _ivf(merged.vectors, self.ann, covered)
         return LocalIndex(self.version, self.watermark, (merged,), np.ones(len(merged), dtype=bool),
                           [self.documents[i] for i in used.tolist()], self.stats, ann, self.ann_settings)
 
@@ -260,12 +264,17 @@ class LocalIndex:
         return [ChunkMatch(c, s) for c, s in zip(ids, scores[top].tolist(), strict=True)]
 
 
-def _ivf(vectors: np.ndarray, previous: faiss.Index | None) -> faiss.Index:
-    """IVF-Flat over inner product with about 4 * sqrt(n) lists: the previous index's centroids when its list
-    count is within a factor of two of that (no retraining on a compaction), else trained on a seeded sample."""
+def _ivf(vectors: np.ndarray, previous: faiss.Index | None, covered: int) -> faiss.Index:
+    """IVF-Flat over inner product with about 4 * sqrt(n) lists. The previous index is reused when its list
+    count is within a factor of two of that: copied and extended when it holds the first `covered` rows of
+    `vectors` as they are, else its centroids for a new one; otherwise the lists are trained on a seeded sample."""
     n, dim = vectors.shape
     n_lists = int(4 * np.sqrt(n))
     if previous is not None and n_lists / 2 <= previous.nlist <= n_lists * 2:
+        if covered:
+            index = faiss.clone_index(previous)
+            index.add(np.ascontiguousarray(vectors[covered:]))
+            return index
         index = faiss.IndexIVFFlat(faiss.clone_index(previous.quantizer), dim, previous.nlist,
                                    faiss.METRIC_INNER_PRODUCT)
     else:

@@ -16,13 +16,14 @@ index from memory.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -226,9 +227,12 @@ class LocalStore:
         this is the work that grows with the knowledge base)."""
         if not index.compaction_due() and (not len(index) or (self._cache_dir / "index.json").exists()):
             return index
-        compact = index.compacted()
-        if len(compact):
-            save_snapshot(compact, self._cache_dir)
+        with _lock_unless_held(self.folder / "index.lock") as locked:
+            if not locked:  # another store is compacting: its snapshot will do
+                return index
+            compact = index.compacted()
+            if len(compact):
+                save_snapshot(compact, self._cache_dir)
         if self._index is index:
             self._install(compact)
         return compact
@@ -304,6 +308,21 @@ class LocalStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+@contextmanager
+def _lock_unless_held(path: Path) -> Iterator[bool]:
+    """Hold an exclusive advisory lock on `path` (True), or nothing when another holder has it (False)."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _visible(groups: tuple[str, ...], metadata: dict[str, Any], search_filter: SearchFilter) -> bool:
