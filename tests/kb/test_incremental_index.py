@@ -158,6 +158,10 @@ def test_a_small_commit_appends_its_rows_and_leaves_the_disk_cache_alone(tmp_pat
     store.commit([write(f"d{i}", 3, i) for i in range(10)], [])
     snapshot = tmp_path / "kb" / "index" / "current" / "index.json"
     written = snapshot.stat()
+    local_store._PUBLISHED.clear()
+    other = open_store(tmp_path / "kb")  # finds the snapshot current: loads it once, not per search
+    assert other.refresh().version == 1 and other.refresh() is other.refresh()
+    other.close()
     store.commit([write("new", 2, 1)], ["d0"])
     index = store.refresh()
     assert [len(s) for s in index.segments] == [30, 2] and index.n_live == 29
@@ -166,7 +170,8 @@ def test_a_small_commit_appends_its_rows_and_leaves_the_disk_cache_alone(tmp_pat
     store.close()
     local_store._PUBLISHED.clear()
     reopened = open_store(tmp_path / "kb")  # loads the snapshot of version 1, then reads version 2 from SQLite
-    assert reopened.refresh().version == 2 and reopened.refresh().n_live == 29
+    caught_up = reopened.refresh()
+    assert caught_up.version == 2 and caught_up.n_live == 29 and reopened.refresh() is caught_up
     assert {m.chunk_id for m in reopened.dense_search(np.ones(DIM, np.float32), 50, SearchFilter(None))} == {
         f"d{i}#{j}" for i in range(1, 10) for j in range(3)} | {"new#0", "new#1"}
     reopened.close()

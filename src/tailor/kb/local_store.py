@@ -198,7 +198,7 @@ class LocalStore:
             index = self._known_index(version)
             if index.version != version:
                 index = index.advance(self._read_delta(None, index))
-                self._install(index)
+            self._install(index)
             return self._settle(index)
 
     def _known_index(self, version: int) -> LocalIndex:
