@@ -1,6 +1,8 @@
 """The local index is derived commit by commit (new rows appended, removed rows tombstoned, BM25 statistics
 updated); searches must give what a full build of the same version gives, and BM25 what bm25s gives."""
 
+import json
+import shutil
 import sqlite3
 import zlib
 from dataclasses import replace
@@ -219,3 +221,21 @@ def test_a_compaction_extends_or_rebuilds_the_ivf_index_and_results_stay_those_o
     assert_same_dense_results(compacted, reference_store.refresh())
     store.close()
     reference_store.close()
+
+
+def test_a_disk_cache_newer_than_the_database_is_not_used_and_is_replaced(tmp_path):
+    store = open_store(tmp_path / "kb")
+    store.commit([write(f"d{i}", 3, i) for i in range(4)], [])
+    restored = full_build(tmp_path / "kb", tmp_path / "restored")  # a copy of the database at version 1
+    expected = results(restored)
+    restored.close()
+    with mock.patch("tailor.kb.local_index.COMPACT_MIN_ROWS", 2):
+        store.commit([write("d9", 3, 9)], ["d0"])  # compacts: the disk cache is now at version 2
+    store.close()
+    shutil.rmtree(tmp_path / "restored" / "index")
+    shutil.copytree(tmp_path / "kb" / "index", tmp_path / "restored" / "index")
+    local_store._PUBLISHED.clear()
+    again = LocalStore(tmp_path / "restored")
+    assert results(again) == expected and again.refresh().version == 1
+    assert json.loads((tmp_path / "restored" / "index" / "current" / "index.json").read_text())["version"] == 1
+    again.close()

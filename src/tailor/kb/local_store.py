@@ -79,6 +79,7 @@ class LocalStore:
                              (_LOGGED_SINCE,))
         self._lock = threading.RLock()
         self._index: LocalIndex | None = None
+        self._cache_unusable = False  # the disk cache was absent, unreadable or not of this database's history
 
     # -- metadata and versions -------------------------------------------------------------
     def version(self) -> int:
@@ -213,7 +214,10 @@ class LocalStore:
         if in_memory:
             return max(in_memory, key=lambda i: i.version)
         cached = load_snapshot(self._cache_dir, self._ann_settings())
-        return cached if usable(cached) else LocalIndex.empty(self._ann_settings())
+        if usable(cached):
+            return cached
+        self._cache_unusable = True
+        return LocalIndex.empty(self._ann_settings())
 
     def _install(self, index: LocalIndex) -> None:
         """Make `index` the one this store and the other stores of its folder in this process search."""
@@ -225,7 +229,7 @@ class LocalStore:
     def _settle(self, index: LocalIndex) -> LocalIndex:
         """Compact `index` and write it to the disk cache when that is due (outside any write transaction:
         this is the work that grows with the knowledge base)."""
-        if not index.compaction_due() and (not len(index) or (self._cache_dir / "index.json").exists()):
+        if not index.compaction_due() and not (self._cache_unusable and len(index)):
             return index
         with _lock_unless_held(self.folder / "index.lock") as locked:
             if not locked:  # another store is compacting: its snapshot will do
@@ -233,6 +237,7 @@ class LocalStore:
             compact = index.compacted()
             if len(compact):
                 save_snapshot(compact, self._cache_dir)
+                self._cache_unusable = False
         if self._index is index:
             self._install(compact)
         return compact
