@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -93,3 +94,41 @@ def test_compare_killed_at_random_moments_resumes_to_the_uninterrupted_report(tm
 @pytest.mark.slow
 def test_compare_killed_at_many_random_moments(tmp_path):
     kill_and_resume(tmp_path, moments=12, seed=int(os.environ.get("TAILOR_KILL_SEED", time.time_ns() % 10**6)))
+
+
+@pytest.mark.slow
+def test_a_5000_question_compare_killed_midway_answers_only_what_was_not_committed(tmp_path):
+    """Issue 19: at 5,000 questions, a kill in the middle of the answers costs at most the batch in flight."""
+    from datetime import UTC, datetime
+
+    from tailor.audit import AuditLog, default_audit_dir
+
+    folder = write_folder(tmp_path / "case", {"arms": [{"name": "rag", "strategy": "rag", "generator": "extractive"}],
+                                              "probes": {"forgetting": False}})
+    shutil.rmtree(folder / "changes")  # every committed row is then one of the 5,000 answers (no probe asks)
+    templates = [q for line in (folder / "questions.jsonl").read_text().splitlines()[:-1]
+                 if (q := json.loads(line)).get("groups", ["public"]) == ["public"]]
+    rows = [{**templates[i % len(templates)], "id": f"s{i:04d}",
+             "question": f"{templates[i % len(templates)]['question']} (asked {i})"} for i in range(5000)]
+    (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-m", "tailor.cli", "compare", str(folder), "--out", str(out), "--quiet"],
+                             env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while len(answers(out)) < 2500 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert child.poll() is None, "the run ended before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    kept = answers(out)
+    resumed_at = datetime.now(UTC)
+    done = compare(folder, out, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    final = answers(out)
+    assert len(final) == 5000 and all(final[key] == answer for key, answer in kept.items())
+    audit = AuditLog.open(default_audit_dir(out / "kb"))
+    anew = [e for e in audit.query(since=resumed_at, limit=20_000) if e.caller == "compare" and e.strategy == "rag"]
+    audit.close()
+    batch = 8
+    assert 5000 - len(kept) <= len(anew) <= 5000 - len(kept) + batch  # the batch in flight at the kill, at most
+    assert len(json.loads((out / "report.json").read_text())["per_question"]) == 5000

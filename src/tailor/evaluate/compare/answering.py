@@ -120,7 +120,9 @@ class Answerer:
                     todo.append(question)
             if todo:
                 assert strategy is not None
+                asking = time.perf_counter()
                 found = strategy.answer_batch([q.question for q in todo], [callers[q.id] for q in todo])
+                self.ctx.add_time("retrieve_and_generate", time.perf_counter() - asking)
                 for question, answer in zip(todo, found, strict=True):
                     self.record(plan, answer, callers[question.id], kb_version)
                     records[question.id] = self.commit(keys[question.id], plan, answer)
@@ -132,7 +134,9 @@ class Answerer:
         """The arm's strategy over `kb`, built once: the answering, freshness and leak phases share its model."""
         key = json.dumps([plan.fingerprint, kb.uri if plan.retrieves else None], sort_keys=True, default=str)
         if key not in self._strategies:
+            loading = time.perf_counter()
             self._strategies[key] = build_strategy(plan, kb)
+            self.ctx.add_time("load_models", time.perf_counter() - loading)
         return self._strategies[key]
 
     def commit(self, key: str, plan: ArmPlan, answer: Answer) -> dict[str, Any]:

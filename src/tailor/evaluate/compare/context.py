@@ -31,6 +31,10 @@ class RunContext:
         """The run's cache of answers, training data and the freshness copy of the KB."""
         return self.out / "work"
 
+    def add_time(self, phase: str, seconds: float) -> None:
+        """Add to a phase's time (one summed over the run, such as the time spent inside the arms' models)."""
+        self.timings[phase] = self.timings.get(phase, 0.0) + seconds
+
     def estimate(self, values: Sequence[float]) -> dict[str, Any] | None:
         """The mean with its bootstrap CI, at the run's settings."""
         return estimate_dict(values, self.config.bootstrap, self.config.seed)
