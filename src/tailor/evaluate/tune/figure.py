@@ -32,7 +32,8 @@ def front_figure(arms: dict[str, dict[str, Any]]) -> str | None:
             axes.annotate(f"{name}-{p['rank']}" + (" (defaults)" if p["defaults"] else ""),
                           (p["p50_ms"], p["accuracy"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
         figure.colorbar(points, ax=axes, label="cost per 1,000 queries")
-        axes.set_title(f"{name}: {len(done)} trials (dev questions)")
+        stopped = len(arm["trials"]) - len(done)
+        axes.set_title(f"{name}: {len(done)} trials on every dev question, {stopped} stopped early", fontsize=10)
         axes.set_xlabel("p50 latency (ms)")
         axes.set_ylabel("accuracy")
         axes.legend(fontsize=7, loc="lower right")
