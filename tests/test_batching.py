@@ -112,3 +112,16 @@ def test_idle_waits_for_the_running_batch_and_holds_off_the_next():
         order.append("idle")
     worker.join(5)
     assert order == ["batch", "idle"]
+
+
+def test_submit_all_returns_once_every_item_of_its_group_is_done_in_one_batch():
+    batches: list[list[int]] = []
+
+    def run(batch: list[Item]) -> None:
+        batches.append([item.value for item in batch])
+        for item in batch:
+            item.finished = True
+
+    items = [Item(i) for i in range(5)]
+    GroupRunner(run).submit_all(items)
+    assert batches == [[0, 1, 2, 3, 4]] and all(item.finished for item in items)

@@ -34,13 +34,17 @@ class GroupRunner(Generic[T]):
 
     def submit(self, item: T) -> None:
         """Return once `item` is finished: run by this thread, as the leader of a batch, or by another."""
+        self.submit_all([item])
+
+    def submit_all(self, items: Sequence[T]) -> None:
+        """Queue `items` together (one batch, unless `take` splits them) and return once all are finished."""
         with self._cond:
-            self._queue.append(item)
+            self._queue.extend(items)
         while True:
             with self._cond:
-                while not item.finished and self._running:
+                while not all(item.finished for item in items) and self._running:
                     self._cond.wait()
-                if item.finished:
+                if all(item.finished for item in items):
                     return
                 self._running = True  # this thread runs the next batch, for everyone in it
                 count = max(1, self._take(self._queue))

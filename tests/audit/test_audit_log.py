@@ -286,3 +286,19 @@ def test_no_credential_reaches_the_files(tmp_path, monkeypatch):
     assert proper.generator == "openai:https://[redacted]@llm.internal/v1?api_key=[redacted]#gpt"
     assert proper.question == "why does [redacted] fail? [redacted]"
     assert proper.question_sha256 is None and misused.groups == ["Bearer [redacted]", "public"]
+
+
+def test_record_all_writes_a_batch_in_one_commit_and_checks_every_record_before_writing(tmp_path, monkeypatch):
+    from tailor.audit import AuditRecord
+
+    log = AuditLog.open(tmp_path, AuditConfig(question="keep"))
+    batches = []
+    commit = AuditLog._commit
+    monkeypatch.setattr(AuditLog, "_commit", lambda self, batch: (batches.append(len(batch)), commit(self, batch)))
+    log.record_all([AuditRecord(numbered_answer(0), f"c{i}", ["public"], 0) for i in range(4)])
+    assert batches == [4]
+    assert check_rows(tmp_path) == {f"c{i}": 1 for i in range(4)}
+    with pytest.raises(ValueError, match="outcome"):
+        log.record_all([AuditRecord(numbered_answer(0), "ok", ["public"], 0),
+                        AuditRecord(numbered_answer(0), "bad", ["public"], 0, outcome="lost")])
+    assert "ok" not in check_rows(tmp_path) and batches == [4]

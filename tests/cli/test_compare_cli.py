@@ -114,7 +114,10 @@ def test_a_killed_compare_resumes_from_its_committed_answers(tmp_path):
     while time.monotonic() < deadline and child.poll() is None:
         if cache.is_file():
             with sqlite3.connect(cache) as db:
-                rows = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+                try:
+                    rows = db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+                except sqlite3.OperationalError:  # the file exists, its table not yet
+                    rows = 0
             if rows >= 6:
                 break
         time.sleep(0.05)

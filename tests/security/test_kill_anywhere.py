@@ -34,7 +34,10 @@ def answers(out: Path) -> dict[str, str]:
     if not cache.is_file():
         return {}
     with sqlite3.connect(cache) as db:
-        rows = db.execute("SELECT key, answer FROM answers").fetchall()
+        try:
+            rows = db.execute("SELECT key, answer FROM answers").fetchall()
+        except sqlite3.OperationalError:  # killed after the file was made, before its table: nothing committed
+            return {}
     assert len(rows) == len({key for key, _ in rows})
     assert all("text" in json.loads(answer) for _, answer in rows)  # every committed row is a whole answer
     return dict(rows)

@@ -9,7 +9,7 @@ question is kept, hashed (default) or dropped by `AuditConfig.question`. Credent
 from every field (`redact.py`).
 
 Where: `default_audit_dir(kb)`, `<kb>/audit/` for a local knowledge base, else `$TAILOR_HOME/audit/`.
-How: SQLite files rotated monthly and by size, one transaction per record (`log.py`).
+How: SQLite files rotated monthly and by size, one transaction per record or per batch (`log.py`).
 
 Deleted documents: rows are never changed, so an answer that used a document keeps naming it after
 the document is removed; `mark_deleted` (and `tailor audit query --kb`) flags the ids that the
@@ -18,6 +18,6 @@ knowledge base no longer has.
 
 from tailor.audit.config import AuditConfig, default_audit_dir
 from tailor.audit.entry import AuditEntry, ChunkRef, mark_deleted
-from tailor.audit.log import AuditLog
+from tailor.audit.log import AuditLog, AuditRecord
 
-__all__ = ["AuditConfig", "AuditEntry", "AuditLog", "ChunkRef", "default_audit_dir", "mark_deleted"]
+__all__ = ["AuditConfig", "AuditEntry", "AuditLog", "AuditRecord", "ChunkRef", "default_audit_dir", "mark_deleted"]

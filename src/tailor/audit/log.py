@@ -106,6 +106,20 @@ def _adapter_ref(adapter: str | None) -> tuple[str | None, int | None]:
     return (name, int(version)) if name and version.isdigit() else (adapter, None)
 
 
+@dataclass(frozen=True)
+class AuditRecord:
+    """One answer to append, with how it was asked: the arguments of `AuditLog.record`."""
+
+    answer: Answer
+    caller: str | None
+    groups: Sequence[str]
+    kb_version: int | None
+    adapter: str | None = None
+    at: datetime | None = None
+    outcome: str = "answered"
+    reason: str | None = None
+
+
 @dataclass
 class _Pending:
     """A row waiting for its commit; `done` once written, or with the `error` that stopped it."""
@@ -158,15 +172,23 @@ class AuditLog:
         """Append one answer: `caller` is an id (a key's id, never the key), `groups` what it asked as,
         `adapter` the registry reference ("name@version"), `at` the time (default now), `outcome` and
         `reason` how it ended (module docstring)."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
-        if isinstance(groups, str):
-            raise TypeError("groups must be a sequence of group names, e.g. ('public',), not a string")
-        when = _utc(at or datetime.now(UTC))
-        row, doc_ids = self._row(answer, caller, groups, kb_version, adapter, when, outcome, reason)
-        pending = _Pending(when.strftime("%Y-%m"), row, doc_ids)
-        self._commits.submit(pending)
-        pending.check()
+        self.record_all([AuditRecord(answer, caller, groups, kb_version, adapter, at, outcome, reason)])
+
+    def record_all(self, records: Sequence[AuditRecord]) -> None:
+        """Append several answers in one commit (a batch of compare's answers); each as `record` would."""
+        pending = []
+        for item in records:
+            if item.outcome not in OUTCOMES:
+                raise ValueError(f"outcome must be one of {OUTCOMES}, got {item.outcome!r}")
+            if isinstance(item.groups, str):
+                raise TypeError("groups must be a sequence of group names, e.g. ('public',), not a string")
+            when = _utc(item.at or datetime.now(UTC))
+            row, doc_ids = self._row(item.answer, item.caller, item.groups, item.kb_version, item.adapter, when,
+                                     item.outcome, item.reason)
+            pending.append(_Pending(when.strftime("%Y-%m"), row, doc_ids))
+        self._commits.submit_all(pending)
+        for item in pending:
+            item.check()
 
     def record_refusal(
         self,

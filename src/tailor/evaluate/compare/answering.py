@@ -2,8 +2,8 @@
 
 Each answer is committed to OUT/work/answers.sqlite as its batch ends (keyed by the arm's settings and
 model, the question, the caller and, for arms that retrieve, the KB's content), so a killed run resumes
-there, and goes to the KB's audit trail like the answers of `ask` and the API. An arm refused to a
-caller (an adapter trained on groups it lacks) answers a refusal without asking the model.
+there, and goes to the KB's audit trail like the answers of `ask` and the API, a batch in one commit. An
+arm refused to a caller (an adapter trained on groups it lacks) answers a refusal without asking the model.
 
 The main phase keeps in memory only what the report's numbers need (`Answered`: scores, times, tokens);
 the whole record, citations and passages included, stays in the cache until the report is written.
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tailor.audit import AuditLog
+from tailor.audit import AuditLog, AuditRecord
 from tailor.evaluate.compare.arms import ArmPlan, build_strategy, refusal
 from tailor.evaluate.compare.cache import AnswerCache, cache_key
 from tailor.evaluate.compare.context import RunContext
@@ -106,6 +106,7 @@ class Answerer:
             keys = {q.id: cache_key(plan.fingerprint, q.question, callers[q.id],
                                     kb_state if plan.retrieves else None, check_access) for q in batch}
             records: dict[str, dict[str, Any]] = {}
+            produced: list[tuple[Question, Answer, AuditRecord]] = []
             todo = []
             for question in batch:
                 cached = self.cache.get(keys[question.id])
@@ -114,8 +115,8 @@ class Answerer:
                     records[question.id] = cached
                 elif problem:
                     answer = refusal(plan, question.question, problem)
-                    self.record(plan, answer, callers[question.id], kb_version, outcome="refused", reason=problem)
-                    records[question.id] = self.commit(keys[question.id], plan, answer)
+                    produced.append((question, answer, self.audit_record(plan, answer, callers[question.id], kb_version,
+                                                                         outcome="refused", reason=problem)))
                 else:
                     todo.append(question)
             if todo:
@@ -123,9 +124,12 @@ class Answerer:
                 asking = time.perf_counter()
                 found = strategy.answer_batch([q.question for q in todo], [callers[q.id] for q in todo])
                 self.ctx.add_time("retrieve_and_generate", time.perf_counter() - asking)
-                for question, answer in zip(todo, found, strict=True):
-                    self.record(plan, answer, callers[question.id], kb_version)
-                    records[question.id] = self.commit(keys[question.id], plan, answer)
+                produced += [(question, answer, self.audit_record(plan, answer, callers[question.id], kb_version))
+                             for question, answer in zip(todo, found, strict=True)]
+            if self.audit is not None and produced:
+                self.audit.record_all([entry for _, _, entry in produced])
+            for question, answer, _ in produced:
+                records[question.id] = self.commit(keys[question.id], plan, answer)
             for question in batch:
                 yield question, keys[question.id], records[question.id]
             self.ctx.progress(phase, min(start + size, len(questions)), len(questions))
@@ -144,13 +148,13 @@ class Answerer:
         self.cache.put(key, plan.name, record)
         return record
 
-    def record(self, plan: ArmPlan, answer: Answer, caller: Sequence[str], kb_version: int | None,
-               **outcome: str) -> None:
-        """Every answer compare produces goes to the KB's audit trail; a refusal with `outcome="refused"` and
-        its `reason`."""
-        if self.audit is not None:
-            self.audit.record(answer, caller="compare", groups=caller, kb_version=kb_version,
-                              adapter=plan.adapter.ref if plan.adapter else None, **outcome)
+    @staticmethod
+    def audit_record(plan: ArmPlan, answer: Answer, caller: Sequence[str], kb_version: int | None,
+                     outcome: str = "answered", reason: str | None = None) -> AuditRecord:
+        """Every answer compare produces goes to the KB's audit trail (a batch in one commit); a refusal with
+        `outcome="refused"` and its `reason`."""
+        return AuditRecord(answer, "compare", caller, kb_version, plan.adapter.ref if plan.adapter else None,
+                           outcome=outcome, reason=reason)
 
 
 def answered(key: str, record: dict[str, Any], scores: dict[str, float]) -> Answered:
