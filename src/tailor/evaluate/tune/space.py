@@ -167,7 +167,7 @@ def params_of(settings: RagSettings | FinetuneSettings, can_chunk: bool = True, 
     params = settings.model_dump()
     if isinstance(settings, RagSettings):
         if not can_chunk:
-            params.pop("chunk_tokens"), params.pop("overlap_tokens")
+            del params["chunk_tokens"], params["overlap_tokens"]
         if not can_rerank:
             params.pop("rerank")
         if settings.mode != "hybrid":
