@@ -109,3 +109,27 @@ def test_an_arm_asked_a_sample_is_scored_probed_and_paired_on_its_sample_only(tm
     assert accuracy["n"] == answerable  # paired on the questions both arms answered
     citation = next(c for row in written["per_question"] for a in row["answers"].values() for c in a["citations"])
     assert citation["passage"] and citation["quote"] in citation["passage"]
+
+
+def test_a_question_asked_twice_in_one_batch_is_answered_once(tmp_path):
+    from tailor.evaluate.compare.answering import Answerer
+    from tailor.evaluate.compare.arms import ArmPlan
+    from tailor.evaluate.compare.config import ArmConfig
+    from tailor.evaluate.compare.questions import Question
+    from tailor.records import Answer
+
+    class Counting:
+        asked: list[str] = []
+
+        def answer_batch(self, questions, groups):
+            self.asked += questions
+            return [Answer(question=q, text="EUR 180", strategy="closed_book", generator="counting") for q in questions]
+
+    ctx = RunContext(CompareConfig(kb=tmp_path / "kb", out=tmp_path / "out", arms=[]), tmp_path / "out", tmp_path)
+    run = Answerer(ctx, AnswerCache(tmp_path / "answers.sqlite"), None)
+    plan = ArmPlan(ArmConfig(name="closed", strategy="closed_book"), generator="hf:x", fingerprint={"arm": "closed"})
+    questions = [Question(f"q{i}", "What is the hotel cap?", ("EUR 180",)) for i in range(3)]
+    strategy = Counting()
+    answers = run.ask(plan, strategy, questions, "state", "answering", kb_version=1)
+    assert strategy.asked == ["What is the hotel cap?"] and set(answers) == {"q0", "q1", "q2"}
+    assert len(run.cache) == 1

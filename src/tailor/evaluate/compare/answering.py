@@ -105,33 +105,39 @@ class Answerer:
             callers = {q.id: tuple(sorted(groups or q.groups)) for q in batch}
             keys = {q.id: cache_key(plan.fingerprint, q.question, callers[q.id],
                                     kb_state if plan.retrieves else None, check_access) for q in batch}
-            records: dict[str, dict[str, Any]] = {}
-            produced: list[tuple[Question, Answer, AuditRecord]] = []
-            todo = []
+            records: dict[str, dict[str, Any]] = {}  # by cache key: a question asked twice is answered once
+            seen: set[str] = set()
+            produced: list[tuple[str, Answer, AuditRecord]] = []
+            todo: dict[str, Question] = {}
             for question in batch:
-                cached = self.cache.get(keys[question.id])
+                key = keys[question.id]
+                if key in seen:
+                    continue
+                seen.add(key)
+                cached = self.cache.get(key)
                 problem = plan.access_problem(callers[question.id]) if check_access and cached is None else None
                 if cached is not None:
-                    records[question.id] = cached
+                    records[key] = cached
                 elif problem:
                     answer = refusal(plan, question.question, problem)
-                    produced.append((question, answer, self.audit_record(plan, answer, callers[question.id], kb_version,
-                                                                         outcome="refused", reason=problem)))
+                    produced.append((key, answer, self.audit_record(plan, answer, callers[question.id], kb_version,
+                                                                    outcome="refused", reason=problem)))
                 else:
-                    todo.append(question)
+                    todo[key] = question
             if todo:
                 assert strategy is not None
                 asking = time.perf_counter()
-                found = strategy.answer_batch([q.question for q in todo], [callers[q.id] for q in todo])
+                found = strategy.answer_batch([q.question for q in todo.values()],
+                                              [callers[q.id] for q in todo.values()])
                 self.ctx.add_time("retrieve_and_generate", time.perf_counter() - asking)
-                produced += [(question, answer, self.audit_record(plan, answer, callers[question.id], kb_version))
-                             for question, answer in zip(todo, found, strict=True)]
+                produced += [(key, answer, self.audit_record(plan, answer, callers[question.id], kb_version))
+                             for (key, question), answer in zip(todo.items(), found, strict=True)]
             if self.audit is not None and produced:
                 self.audit.record_all([entry for _, _, entry in produced])
-            for question, answer, _ in produced:
-                records[question.id] = self.commit(keys[question.id], plan, answer)
+            for key, answer, _ in produced:
+                records[key] = self.commit(key, plan, answer)
             for question in batch:
-                yield question, keys[question.id], records[question.id]
+                yield question, keys[question.id], records[keys[question.id]]
             self.ctx.progress(phase, min(start + size, len(questions)), len(questions))
 
     def strategy(self, plan: ArmPlan, kb: KnowledgeBase) -> Strategy:
