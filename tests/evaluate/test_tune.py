@@ -158,4 +158,7 @@ def test_a_chunk_text_is_embedded_once_and_a_setting_asked_again_loads_no_model(
     finetuned.arm.measure(recipe, questions, "train")
     finetuned.arm.measure(recipe, questions, "again")
     assert len(finetuned.arm.trained) == 1 and builds == ["rag", "finetuned"]
+    later = make_search("finetuned", tune_config(folder, tmp_path / "out", 1), ctx, answerer, pool, model)
+    later.arm.measure(recipe, questions, "a later run")  # the adapter registry: same data and settings, reused
+    assert later.arm.trained == [] and later.arm.adapters and all(a.reused for a in later.arm.adapters.values())
     pool.close()

@@ -19,6 +19,7 @@ from tailor.evaluate.compare.config import ArmConfig
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.models import train
 from tailor.evaluate.compare.questions import Question
+from tailor.evaluate.compare.training import TrainedAdapter
 from tailor.evaluate.tune.kbs import KnowledgePool
 from tailor.evaluate.tune.measure import Measure, ask, fingerprint, summarise
 from tailor.evaluate.tune.space import FinetuneSettings, RagSettings
@@ -69,6 +70,7 @@ class FinetuneArm:
     config: ArmConfig
     name: str = "finetuned"
     trained: list[str] = field(default_factory=list)  # adapters trained (not reused) by this arm
+    adapters: dict[str, TrainedAdapter] = field(default_factory=dict)  # by settings: the data is built once too
 
     def measure(self, settings: FinetuneSettings, questions: Sequence[Question], phase: str) -> Measure:
         kb = self.pool.get(IndexConfig(), self.ctx.config.retrieval or RetrievalConfig())
@@ -77,9 +79,11 @@ class FinetuneArm:
         ctx = RunContext(self.ctx.config.model_copy(update={"training": training}), self.ctx.out, self.ctx.home,
                          self.ctx.progress, self.ctx.log)
         digest = hashlib.sha256(json.dumps(settings.model_dump(), sort_keys=True).encode()).hexdigest()[:8]
-        adapter = train(ctx, kb, base, settings.data_format, suffix=f"-tune-{digest}")
-        if not adapter.reused:
-            self.trained.append(adapter.entry.ref)
+        if digest not in self.adapters:
+            self.adapters[digest] = train(ctx, kb, base, settings.data_format, suffix=f"-tune-{digest}")
+            if not self.adapters[digest].reused:
+                self.trained.append(self.adapters[digest].entry.ref)
+        adapter = self.adapters[digest]
         plan = ArmPlan(settings.arm(self.config), generator=self.generator, model=describe_model(self.generator),
                        adapter=adapter.entry, adapter_info=adapter.to_dict())
         plan.fingerprint = fingerprint(self.name, self.generator, plan, settings.model_dump())
