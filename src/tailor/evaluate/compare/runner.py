@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tailor.audit import AuditLog, default_audit_dir
+from tailor.audit import AuditConfig, AuditLog, default_audit_dir
 from tailor.evaluate.compare.answering import Answerer
 from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.assemble import assemble, score, write_outputs
@@ -53,7 +53,9 @@ def run_compare(config: CompareConfig, progress: ProgressCallback | None = None,
     cache = AnswerCache(ctx.work / "answers.sqlite")
 
     kb, kb_info = open_kb(ctx)
-    audit = AuditLog.open(default_audit_dir(kb.uri))
+    # As durable as the answer cache (WAL, synchronous=NORMAL): a row lost to a power cut goes with the answer
+    # it describes, which the re-run answers and records again.
+    audit = AuditLog.open(default_audit_dir(kb.uri), AuditConfig(durable=False))
     try:
         question_set = load_question_set(ctx, kb)
         questions = question_set.questions
