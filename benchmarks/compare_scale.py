@@ -136,8 +136,12 @@ def kill_and_resume(root: Path, kb: Path, config: Path, size: int) -> dict[str, 
     The answers a run makes are counted in the KB's audit trail: a main-phase answer is one asked as its
     question's own groups (the leak probe asks restricted questions as `public`, and is not resumed from)."""
     questions = questions_file(root, size)
-    asked = {(sha256(q["question"].encode()).hexdigest(), tuple(sorted(q["groups"])))
-             for q in map(json.loads, questions.read_text().splitlines())}
+    rows = [json.loads(line) for line in questions.read_text().splitlines()]
+    asked = {(sha256(q["question"].encode()).hexdigest(), tuple(sorted(q["groups"]))) for q in rows}
+    # The leak probe asks the restricted questions as `public`; where the main set asks the same as `public`
+    # too, its answers (a cache key of its own) count here as well.
+    probed = {(sha256(q["question"].encode()).hexdigest(), ("public",)) for q in rows
+              if q["answerable"] and "public" not in q["groups"]}
     out = root / "runs" / f"kill-q{size}-{time.time_ns()}"
     command = compare_command(kb, questions, config, out)
     child = subprocess.Popen(command, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -156,6 +160,7 @@ def kill_and_resume(root: Path, kb: Path, config: Path, size: int) -> dict[str, 
     report = json.loads((out / "report.json").read_text())
     return {"questions": size, "distinct_answers": len(asked), "committed_at_kill": kept,
             "answered_after_resume": len(anew), "not_committed_at_kill": len(asked) - kept,
+            "of_those_the_leak_probes": len(asked & probed),
             "answered_in_report": sum("rag_extractive" in row["answers"] for row in report["per_question"])}
 
 
