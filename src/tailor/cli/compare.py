@@ -52,10 +52,7 @@ def compare(
                                  "base_model": base_model, "judge": judge, "max_questions": max_questions,
                                  "home": home, "retrain": retrain or None}
     try:
-        if config:
-            overrides = {**read_mapping(config), **{k: v for k, v in overrides.items() if v}}
-        settings = CompareConfig.from_folder(folder, overrides) if folder else CompareConfig.model_validate(
-            {k: v for k, v in overrides.items() if v is not None})
+        settings = CompareConfig.from_sources(folder, config, overrides)
         if tuned:
             settings = _apply_tuned(settings, tuned, tuned_point or [])
         if arms:

@@ -11,7 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from tailor.cli._common import JsonOption, console, err_console, print_json, progress
-from tailor.config_files import read_mapping
 
 app = typer.Typer()
 
@@ -44,10 +43,7 @@ def tune(
 
     overrides: dict[str, Any] = {"docs": docs, "kb": kb, "questions": questions, "base_model": base_model, "home": home}
     try:
-        if config:
-            overrides = {**read_mapping(config), **{k: v for k, v in overrides.items() if v}}
-        compare = CompareConfig.from_folder(folder, overrides) if folder else CompareConfig.model_validate(
-            {k: v for k, v in overrides.items() if v is not None})
+        compare = CompareConfig.from_sources(folder, config, overrides)
         settings = TuneConfig(compare=compare, out=out, arms=[a.strip() for a in arms.split(",") if a.strip()],
                               budget=Budget.parse(budget), rag_share=rag_share, reranker=reranker,
                               early_stop_fraction=early_stop)

@@ -223,6 +223,17 @@ class CompareConfig(BaseModel):
         data.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return validate(cls, data, config_file if config_file.is_file() else folder)
 
+    @classmethod
+    def from_sources(cls, folder: Path | None, config_file: Path | None, flags: dict[str, Any]) -> CompareConfig:
+        """What the CLI was given: a compare folder's conventions and compare.yaml, then a `--config` file, then
+        the flags that were set."""
+        overrides = dict(flags)
+        if config_file:
+            overrides = {**read_mapping(config_file), **{k: v for k, v in flags.items() if v}}
+        if folder:
+            return cls.from_folder(folder, overrides)
+        return cls.model_validate({k: v for k, v in overrides.items() if v is not None})
+
     @model_validator(mode="after")
     def _one_source(self) -> CompareConfig:
         if (self.docs is None) == (self.kb is None):
