@@ -40,7 +40,6 @@ class Answered:
 
     key: str
     text: str
-    abstained: bool
     timings_ms: dict[str, float]
     tokens_in: int
     tokens_out: int
@@ -164,8 +163,7 @@ class Answerer:
 
 
 def answered(key: str, record: dict[str, Any], scores: dict[str, float]) -> Answered:
-    return Answered(key, record["text"], bool(record["abstained"]), record["timings_ms"], record["tokens_in"],
-                    record["tokens_out"], scores)
+    return Answered(key, record["text"], record["timings_ms"], record["tokens_in"], record["tokens_out"], scores)
 
 
 def answer_record(answer: Answer) -> dict[str, Any]:

@@ -8,27 +8,24 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import tailor
 from tailor.evaluate.compare.adherence import violations
-from tailor.evaluate.compare.answering import Answered, ArmAnswers
+from tailor.evaluate.compare.answering import ArmAnswers
 from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.cache import AnswerCache
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.context import RunContext
-from tailor.evaluate.compare.costs import arm_costs
+from tailor.evaluate.compare.costs import arm_costs, latency_table, token_means
 from tailor.evaluate.compare.questions import Question, QuestionSet
 from tailor.evaluate.compare.recommend import recommend
 from tailor.evaluate.compare.rows import QuestionRows, write_report_json
 from tailor.evaluate.compare.scoring import score_answer
 from tailor.evaluate.compare.stats import compare_paired
 
-STAGES = ("retrieve", "rerank", "generate", "total")
 Scores = dict[str, dict[str, dict[str, float]]]
 """Arm name -> question id -> metric -> value."""
 
@@ -53,11 +50,8 @@ def assemble(ctx: RunContext, plans: list[ArmPlan], base_info: dict[str, Any] | 
         for name, probe in leak["arms"].items():
             if probe["leak_rate"] and name in metrics:
                 metrics[name]["leak_rate"] = probe["leak_rate"]
-    latency = {p.name: latency_table(answers[p.name].values()) for p in ran}
-    tokens = {p.name: {
-        "in_mean": float(np.mean([a.tokens_in for a in answers[p.name].values()])),
-        "out_mean": float(np.mean([a.tokens_out for a in answers[p.name].values()])),
-    } for p in ran}
+    latency = {p.name: latency_table(a.timings_ms for a in answers[p.name].values()) for p in ran}
+    tokens = {p.name: token_means((a.tokens_in, a.tokens_out) for a in answers[p.name].values()) for p in ran}
     cost = {p.name: arm_costs(p, kb_info, latency[p.name], tokens[p.name], freshness, config.prices) for p in ran}
     comparisons = paired_comparisons(ctx, ran, scores, questions)
     if forgetting:
@@ -110,13 +104,18 @@ def paired_comparisons(ctx: RunContext, ran: list[ArmPlan], scores: Scores, ques
     for i, a in enumerate(ran):
         for b in ran[i + 1:]:
             for metric in (config.primary_metric, "format_adherence", "abstain_correct"):
-                ids = [q.id for q in questions if metric in scores[a.name].get(q.id, {})
-                       and metric in scores[b.name].get(q.id, {})]
+                ids = scored_by_both(scores[a.name], scores[b.name], metric, questions)
                 comparison = compare_paired(a.name, b.name, metric, [scores[a.name][i][metric] for i in ids],
                                             [scores[b.name][i][metric] for i in ids], config.bootstrap, config.seed)
                 if comparison:
                     found.append(comparison)
     return found
+
+
+def scored_by_both(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]], metric: str,
+                   questions: Sequence[Question]) -> list[str]:
+    """The ids of the questions both arms have `metric` for (an arm asked a sample has scores for its sample)."""
+    return [q.id for q in questions if metric in a.get(q.id, {}) and metric in b.get(q.id, {})]
 
 
 def add_domain_gain(ctx: RunContext, forgetting: dict[str, Any], ran: list[ArmPlan], scores: Scores,
@@ -129,7 +128,7 @@ def add_domain_gain(ctx: RunContext, forgetting: dict[str, Any], ran: list[ArmPl
         if closed is None:
             probe["domain_gain"] = None
             continue
-        ids = [q.id for q in questions if metric in scores[arm].get(q.id, {}) and metric in scores[closed].get(q.id, {})]
+        ids = scored_by_both(scores[arm], scores[closed], metric, questions)
         gain = compare_paired(arm, closed, metric, [scores[arm][i][metric] for i in ids],
                               [scores[closed][i][metric] for i in ids], config.bootstrap, config.seed)
         probe["domain_gain"] = {"mean": gain.diff, "low": gain.low, "high": gain.high, "n": gain.n} if gain else None
@@ -140,17 +139,6 @@ def format_section(config: CompareConfig, metrics: dict[str, dict[str, Any]]) ->
         return None
     return {"spec": config.format.model_dump(exclude_defaults=True),
             "arms": {name: m.get("format_adherence") for name, m in metrics.items()}}
-
-
-def latency_table(answers: Iterable[Answered]) -> dict[str, dict[str, float]]:
-    table = {}
-    records = [a for a in answers if a.timings_ms.get("total", 0.0) > 0]  # refusals took no time
-    for stage in STAGES:
-        values = [a.timings_ms.get(stage, 0.0) for a in records]
-        if values:
-            table[stage] = {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
-                            "mean": float(np.mean(values))}
-    return table
 
 
 def environment() -> dict[str, Any]:

@@ -9,14 +9,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.config import Prices
 
 SECONDS_PER_HOUR = 3600.0
+STAGES = ("retrieve", "rerank", "generate", "total")
+
+
+def latency_table(timings: Iterable[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """p50, p95 and mean of each stage over answers' `timings_ms`; refusals (no time taken) left out."""
+    table = {}
+    records = [t for t in timings if t.get("total", 0.0) > 0]
+    for stage in STAGES:
+        values = [t.get(stage, 0.0) for t in records]
+        if values:
+            table[stage] = {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
+                            "mean": float(np.mean(values))}
+    return table
+
+
+def token_means(counts: Iterable[tuple[int, int]]) -> dict[str, float]:
+    """Mean prompt and generated tokens over answers' (tokens_in, tokens_out)."""
+    found = np.array(list(counts), dtype=float).reshape(-1, 2)
+    return {"in_mean": float(np.mean(found[:, 0])), "out_mean": float(np.mean(found[:, 1]))}
 
 
 def hour_price(prices: Prices) -> float:

@@ -13,7 +13,7 @@ import tailor
 from tailor.evaluate.compare.answering import Answerer, Answers
 from tailor.evaluate.compare.arms import ArmPlan, build_strategy
 from tailor.evaluate.compare.config import CompareConfig
-from tailor.evaluate.compare.costs import arm_costs
+from tailor.evaluate.compare.costs import arm_costs, latency_table, token_means
 from tailor.evaluate.compare.questions import Question
 from tailor.evaluate.compare.scoring import score_answer
 from tailor.generate.strategies import Strategy
@@ -73,10 +73,8 @@ def summarise(config: CompareConfig, plan: ArmPlan, questions: Sequence[Question
     correct = {q.id: scores[q.id].get(metric, 0.0) for q in questions if q.answerable}
     refused = [scores[q.id]["abstain_correct"] for q in questions if not q.answerable]
     records = [answers[q.id] for q in questions]
-    totals = [a["timings_ms"].get("total", 0.0) for a in records if a["timings_ms"].get("total", 0.0) > 0]
-    latency = {"total": {"p50": float(np.percentile(totals, 50)), "mean": float(np.mean(totals))}} if totals else {}
-    tokens = {"in_mean": float(np.mean([a["tokens_in"] for a in records])),
-              "out_mean": float(np.mean([a["tokens_out"] for a in records]))}
+    latency = latency_table(a["timings_ms"] for a in records)
+    tokens = token_means((a["tokens_in"], a["tokens_out"]) for a in records)
     cost = arm_costs(plan, kb_info, latency, tokens, None, config.prices)
     return Measure(
         accuracy=float(np.mean(list(correct.values()))) if correct else 0.0,
