@@ -83,3 +83,16 @@ def test_the_defaults_are_a_point_of_the_space_the_first_trial_draws():
     assert suggest_rag(trial, default, can_chunk=True, can_rerank=False) == default
     tiny = default_finetune(ArmConfig(name="finetuned", strategy="finetuned"), TrainingConfig(), "tiny", False)
     assert tiny.lora_rank == 16 and tiny.data_format == "qa"
+
+
+def test_a_drawn_chunking_whose_overlap_is_not_under_half_the_chunk_is_pruned_before_any_work():
+    default = default_rag(ArmConfig(name="rag", strategy="rag"), "smollm2-135m-instruct", IndexConfig(),
+                          RetrievalConfig())
+    study = optuna.create_study(directions=DIRECTIONS)
+    study.enqueue_trial({**params_of(default, can_chunk=True, can_rerank=False), "chunk_tokens": 96,
+                         "overlap_tokens": 64})
+    with pytest.raises(optuna.TrialPruned, match="overlap 64 is not under half of chunk 96"):
+        suggest_rag(study.ask(), default, can_chunk=True, can_rerank=False)
+    study.enqueue_trial({**params_of(default, can_chunk=True, can_rerank=False), "chunk_tokens": 96,
+                         "overlap_tokens": 32})
+    assert suggest_rag(study.ask(), default, can_chunk=True, can_rerank=False).chunk_tokens == 96

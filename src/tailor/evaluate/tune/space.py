@@ -145,6 +145,9 @@ def suggest_rag(trial: optuna.Trial, default: RagSettings, can_chunk: bool, can_
         "max_new_tokens": pick("max_new_tokens"),
         "rerank": trial.suggest_categorical("rerank", [False, True]) if can_rerank else False,
     }
+    if 2 * values["overlap_tokens"] >= values["chunk_tokens"]:  # categorical choices cannot depend on another's
+        raise optuna.TrialPruned(f"overlap {values['overlap_tokens']} is not under half of chunk "
+                                 f"{values['chunk_tokens']} tokens: no such chunking")
     hybrid = values["mode"] == "hybrid"
     values["dense_weight"] = trial.suggest_float("dense_weight", 0.0, 1.0) if hybrid else default.dense_weight
     return RagSettings(**values)
