@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tailor.evaluate.metrics import Qrels
-from tailor.jsonl import json_object
+from tailor.jsonl import jsonl_lines
 
 _QRELS_HEADER = ["query-id", "corpus-id", "score"]
 
@@ -34,11 +34,10 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def _read_jsonl(path: Path, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     """JSON objects of a .jsonl file, each checked to hold ``fields``."""
-    for lineno, line in _lines(path):
-        try:
-            record = json_object(line)
-        except ValueError as err:
-            raise ValueError(f"{path}:{lineno}: {err}") from None
+    for line in jsonl_lines(path):
+        if line.error is not None:
+            raise ValueError(f"{line.where}: {line.error}")
+        record, lineno = line.value, line.number
         missing = [name for name in fields if name not in record]
         if missing:
             raise ValueError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")

@@ -17,6 +17,7 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 from transformers.integrations import TensorBoardCallback
 
 from tailor.finetune.evaluation import generate_answers, score
+from tailor.jsonl import read_jsonl
 
 
 class GenerationEvalCallback(TrainerCallback):
@@ -122,7 +123,6 @@ def wall_clock_seconds(path: Path) -> float:
     if not Path(path).is_file():
         return 0.0
     sessions: dict[str, float] = {}
-    for line in Path(path).read_text().splitlines():
-        event = json.loads(line)
+    for event in read_jsonl(path):
         sessions[event["session"]] = max(sessions.get(event["session"], 0.0), event["elapsed_s"])
     return round(sum(sessions.values()), 3)

@@ -6,7 +6,8 @@
     questions from a QA file and/or a synthetic writer (LLM or offline), validated, de-duplicated
     format    qa (closed book), raft (oracle + distractors, quote + answer) or cpt (raw text)
     write     train.jsonl + validation.jsonl (`datasets.load_dataset("json", ...)` or `load_dataset(DIR)`)
-              and card.json: counts, rejects, file hashes, KB version and groups
+              and card.json: counts, rejects, file hashes, KB version and groups; `quality`: what the
+              writer refused as no fact, by reason, a sample of the kept rows, the answers' shape
 
 Access groups. A document is readable by a set of groups when it shares at least one group with
 them (the knowledge base's rule). The card records the groups the data was read as (`groups`), each
@@ -33,9 +34,10 @@ from typing import Any
 
 from tailor.finetune.config import DataConfig
 from tailor.finetune.examples import EXAMPLE_FORMATS, BuildContext, Corpus, QAItem, SourceDoc
+from tailor.finetune.fact_filter import data_quality
 from tailor.finetune.qa_records import QAPair, QAWriter, WriterReport
 from tailor.finetune.synthetic import make_writer, validate_pair
-from tailor.jsonl import json_object
+from tailor.jsonl import jsonl_lines, read_jsonl
 from tailor.kb.knowledge_base import canonical_uri, open_existing_store
 from tailor.kb.store import SearchFilter
 from tailor.squad_metrics import normalize_answer
@@ -85,11 +87,12 @@ def read_qa_file(path: Path, corpus: Corpus, report: BuildReport) -> list[QAItem
     """QA pairs from JSONL; unanswerable ones and ones about documents the groups cannot see are skipped.
     A line that is not a QA pair is reported (`path:line` and why) and the rest are read."""
     items = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for line in jsonl_lines(path):
+        n = line.number
         try:
-            row = _qa_row(line)
+            if line.error is not None:
+                raise ValueError(line.error)
+            row = _qa_row(line.value)
         except ValueError as exc:
             report.skipped["invalid_line"] += 1
             report.errors.append({"path": f"{path}:{n}", "reason": str(exc)})
@@ -107,9 +110,8 @@ def read_qa_file(path: Path, corpus: Corpus, report: BuildReport) -> list[QAItem
     return items
 
 
-def _qa_row(line: str) -> dict[str, Any]:
+def _qa_row(row: dict[str, Any]) -> dict[str, Any]:
     """One JSONL line as a QA record, or a ValueError that says what is wrong with it."""
-    row = json_object(line)
     if not isinstance(row.get("question"), str) or not row["question"].strip():
         raise ValueError("'question' must be a non-empty string")
     answers = row.get("answers", [row["answer"]] if "answer" in row else [])
@@ -212,6 +214,7 @@ def build_dataset(config: DataConfig) -> dict[str, Any]:
         "documents": {name: sorted(split[name]) for name in SPLITS},
         **_row_counts(rows),
         "generation": report.writer.to_dict() if report.writer.writer else None,
+        "quality": data_quality(report.writer, rows["train"], config.seed),
         "skipped": dict(report.skipped),
         "errors": report.errors,
         "seconds": round(time.time() - started, 2),
@@ -316,7 +319,7 @@ def restrict_dataset(source: Path, groups: Sequence[str], out: Path) -> dict[str
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def write_dataset(out: Path, rows: dict[str, list[dict[str, Any]]], card: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from tailor.evaluate.compare.questions import Question, QuestionSet, load_questi
 from tailor.evaluate.compare.splits import select
 from tailor.finetune.config import DataConfig
 from tailor.finetune.data import build_dataset
+from tailor.jsonl import read_jsonl
 from tailor.kb.config import IndexConfig, KBConfig, RetrievalConfig
 from tailor.kb.knowledge_base import KnowledgeBase
 
@@ -32,10 +32,18 @@ def open_kb(ctx: RunContext) -> tuple[KnowledgeBase, dict[str, Any]]:
                 "ingest_errors": [{"path": e.path, "reason": e.reason} for e in report.errors]}
         for error in report.errors:
             ctx.log(f"skipped {error.path}: {error.reason}")
-    stats = kb.stats()
+    stats = kb.stats() if ctx.config.report_groups is None else scoped_stats(kb, ctx.config.report_groups)
     ctx.timings["kb"] = time.perf_counter() - started
     return kb, {"uri": stats["uri"], "version": stats["version"], "documents": stats["documents"],
                 "chunks": stats["chunks"], "groups": stats["groups"], "fingerprint": kb_fingerprint(kb), **info}
+
+
+def scoped_stats(kb: KnowledgeBase, groups: list[str]) -> dict[str, Any]:
+    """`kb.stats()` counted over the documents `groups` may read, naming only those groups."""
+    docs = kb.documents(groups)
+    counts = {group: sum(group in doc.groups for doc in docs) for group in sorted(groups)}
+    return {"uri": kb.uri, "version": kb.version, "documents": len(docs),
+            "chunks": sum(doc.n_chunks for doc in docs), "groups": {g: n for g, n in counts.items() if n}}
 
 
 def kb_settings(config: CompareConfig) -> KBConfig:
@@ -75,7 +83,7 @@ def generate_questions(ctx: RunContext, kb: KnowledgeBase) -> QuestionSet:
     folder = ctx.work / "heldout-questions"
     card = build_dataset(DataConfig(kb=Path(kb.uri), out=folder, groups=groups, format="qa", generator="offline",
                                     questions_per_chunk=2, val_fraction=0.3, seed=ctx.config.seed))
-    rows = [json.loads(line) for line in (folder / "validation.jsonl").open()]
+    rows = read_jsonl(folder / "validation.jsonl")
     questions = []
     for row in rows:
         doc_groups = {g for d in row["doc_ids"] if (doc := kb.document(d, groups=None)) for g in doc.groups}

@@ -8,7 +8,6 @@ The defaults are small sets written for Tailor (probe_data/); both are configura
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from tailor.evaluate.compare.scoring import states_answer
 from tailor.evaluate.compare.stats import estimate_dict
 from tailor.finetune.evaluation import generate_answers
 from tailor.finetune.formats import closed_book_prompt
+from tailor.jsonl import jsonl_lines
 
 PROBE_DATA = Path(__file__).with_name("probe_data")
 
@@ -40,10 +40,13 @@ def general_passages(folder: Path | None) -> list[str]:
 
 def general_questions(path: Path | None) -> list[dict[str, Any]]:
     path = Path(path) if path else PROBE_DATA / "general_questions.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for number, row in enumerate(rows, start=1):
-        if not isinstance(row.get("question"), str) or not row.get("answers"):
-            raise ValueError(f"{path}:{number}: needs 'question' and 'answers'")
+    rows = []
+    for line in jsonl_lines(path):
+        if line.error is not None:
+            raise ValueError(f"{line.where}: {line.error}")
+        if not isinstance(line.value.get("question"), str) or not line.value.get("answers"):
+            raise ValueError(f"{line.where}: needs 'question' and 'answers'")
+        rows.append(line.value)
     return rows
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tailor.jsonl import jsonl_lines
 from tailor.records import LoadError
 
 
@@ -89,15 +89,15 @@ def load_questions(path: Path) -> QuestionSet:
     questions: list[Question] = []
     errors: list[LoadError] = []
     seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
+    for line in jsonl_lines(path, objects=False):
+        where = line.where
         try:
-            question = parse_question(json.loads(line), where, default_id=f"line{number}")
+            if line.error is not None:
+                raise ValueError(f"{where}: {line.error}")
+            question = parse_question(line.value, where, default_id=f"line{line.number}")
             if question.id in seen:
                 raise ValueError(f"{where}: duplicate id {question.id!r}")
-        except (json.JSONDecodeError, ValueError) as exc:
+        except ValueError as exc:
             errors.append(LoadError(where, str(exc)))
             continue
         seen.add(question.id)
