@@ -1,4 +1,5 @@
-"""SQuAD answer metrics: normalisation, exact match and token F1 (checked against the official script).
+"""SQuAD answer metrics: normalisation, exact match and token F1 (checked against the official script;
+typographic quotes and dashes are folded to ASCII first, which the script does not do).
 
 A ground-floor module: training data (de-duplication, validation scores) and evaluation both use them.
 """
@@ -12,11 +13,23 @@ from collections.abc import Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = frozenset(string.punctuation)
+# Typographic quotes, apostrophes and dashes as their ASCII forms: “The Late Show” and
+# "The Late Show" are one answer. SQuAD's script keeps them; on ASCII text the two agree.
+_TYPOGRAPHIC = str.maketrans({
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+})
+
+
+def fold_typography(s: str) -> str:
+    """`s` with typographic quotes, apostrophes and dashes replaced by their ASCII forms."""
+    return s.translate(_TYPOGRAPHIC)
 
 
 def normalize_answer(s: str) -> str:
-    """Lowercase, drop punctuation and articles, collapse whitespace (as SQuAD)."""
-    no_punct = "".join(ch for ch in s.lower() if ch not in _PUNCTUATION)
+    """Lowercase, fold typography, drop punctuation and articles, collapse whitespace (as SQuAD)."""
+    no_punct = "".join(ch for ch in fold_typography(s).lower() if ch not in _PUNCTUATION)
     return " ".join(_ARTICLES.sub(" ", no_punct).split())
 
 

@@ -1,5 +1,5 @@
 from tailor.evaluate.compare.questions import Question
-from tailor.evaluate.compare.scoring import chosen_choice, score_answer, short_answer
+from tailor.evaluate.compare.scoring import chosen_choice, committed_answer, score_answer, states_answer
 from tailor.evaluate.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 QUESTION = Question("q1", "What is the hotel cap?", ("EUR 180",), ("travel.md",))
@@ -23,7 +23,7 @@ def test_a_quoted_sentence_that_states_the_gold_answer_is_correct_but_not_an_exa
 
 def test_a_raft_style_answer_is_scored_on_its_final_answer_line():
     text = 'Quote [2]: "Hotels are capped at EUR 180 per night."\nAnswer: EUR 180 [2]'
-    assert short_answer(text) == "EUR 180"
+    assert committed_answer(text) == "EUR 180"
     scores = score_answer(QUESTION, answer(text), retrieves=False)
     assert scores["exact_match"] == 1.0 and scores["f1"] == 1.0
     assert "grounded" not in scores and "retrieval_mrr" not in scores
@@ -71,3 +71,38 @@ def test_multiple_choice_accepts_the_choice_text_or_its_letter():
     assert chosen_choice("Both the Weft S200 and the Weft M400", question.choices) is None
     assert score_answer(question, answer("b) it is"), retrieves=False)["mc_accuracy"] == 1.0
     assert score_answer(question, answer("Weft S200"), retrieves=False)["accuracy"] == 0.0
+
+
+def test_a_cited_title_after_the_answer_is_never_scored_as_the_answer():
+    """The house form '{answer}\nSource: {title}': a wrong answer citing a title that holds the gold."""
+    question = Question("s", "Who won the award?", ("Shakira",))
+    text = "Lady Gaga\nSource: Shakira wins the award"
+    assert committed_answer(text) == "Lady Gaga"
+    scores = score_answer(question, answer(text), retrieves=False)
+    assert scores["accuracy"] == scores["contains"] == scores["exact_match"] == scores["f1"] == 0.0
+    right = score_answer(question, answer("Shakira [1]\nSource: Shakira wins the award"), retrieves=False)
+    assert right["accuracy"] == right["exact_match"] == right["f1"] == 1.0
+    assert not states_answer(text, ("Shakira",))
+
+
+def test_every_metric_reads_the_same_committed_answer_across_lines():
+    """An answer over two lines before its trailer: containment, EM and F1 all read both lines."""
+    text = "The cap is\nEUR 180 [1]\nSources: travel.md"
+    assert committed_answer(text) == "The cap is EUR 180"
+    scores = score_answer(QUESTION, answer(text), retrieves=False)
+    assert scores["accuracy"] == 1.0 and 0 < scores["f1"] < 1 and scores["exact_match"] == 0.0
+    assert committed_answer("Source: travel.md") == "Source: travel.md"  # a reply that is only a trailer is kept
+
+
+def test_a_multiple_choice_answer_is_read_before_its_trailer():
+    question = Question("m", "Which loom is fastest?", ("Weft M400",), choices=("Weft S200", "Weft M400"))
+    assert chosen_choice("Weft M400\nSource: Weft S200 manual", question.choices) == "Weft M400"
+    assert score_answer(question, answer("A\nSource: Weft M400 brochure"), retrieves=False)["accuracy"] == 0.0
+
+
+def test_typographic_quotes_and_dashes_match_their_ascii_forms():
+    question = Question("t", "Which show?", ('"The Late Show" \u2013 CBS',))
+    scores = score_answer(question, answer("\u201cThe Late Show\u201d - CBS"), retrieves=False)
+    assert scores["exact_match"] == scores["accuracy"] == scores["f1"] == 1.0
+    apostrophe = Question("a", "Whose rule?", ("O'Brien's rule",))
+    assert score_answer(apostrophe, answer("O\u2019Brien\u2019s rule"), retrieves=False)["exact_match"] == 1.0

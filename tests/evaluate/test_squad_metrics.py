@@ -9,14 +9,22 @@ from pathlib import Path
 import pytest
 import squad_v2_official as official
 
-from tailor.squad_metrics import exact_match, normalize_answer, token_f1
+from tailor.squad_metrics import exact_match, fold_typography, normalize_answer, token_f1
 
 VARIANTS = ("gold", "restyled", "truncated", "other", "empty", "only_articles")
 
 
 def test_normalize_answer_matches_official_on_edge_cases():
-    for text in ["The  Cat!", "an apple, a day", "théâtre — THE end.", "", "   ", "a.b,c", "Anthem"]:
+    for text in ["The  Cat!", "an apple, a day", "théâtre - THE end.", "", "   ", "a.b,c", "Anthem"]:
         assert normalize_answer(text) == official.normalize_answer(text)
+
+
+def test_typographic_quotes_apostrophes_and_dashes_fold_to_ascii_before_the_official_logic():
+    """The official script keeps “ ” ’ – —, so “The Late Show” never matched "The Late Show"; ours folds them."""
+    for text in ["\u201cThe Late Show\u201d", "O\u2019Brien\u2019s", "théâtre \u2014 THE end.", "1990\u20132000"]:
+        assert normalize_answer(text) == official.normalize_answer(fold_typography(text))
+    assert normalize_answer("\u201cThe Late Show\u201d") == normalize_answer('"The Late Show"') == "late show"
+    assert exact_match("O\u2019Brien", ["O'Brien"]) == 1.0 and exact_match("1990\u20132000", ["1990-2000"]) == 1.0
 
 
 def test_small_cases():
@@ -70,7 +78,11 @@ def test_em_f1_match_official_script(squad_dataset: list[dict], variant: str):
     rng = random.Random(f"squad-{variant}")
     preds = {qa["id"]: _prediction(variant, qa, pool, rng) for qa in questions}
 
-    ref_exact, ref_f1 = official.get_raw_scores(squad_dataset, preds)
+    # Ours on the raw text equals the official logic on the typographically folded text.
+    folded = [{**article, "paragraphs": [{**paragraph, "qas": [
+        {**qa, "answers": [{**a, "text": fold_typography(a["text"])} for a in qa["answers"]]}
+        for qa in paragraph["qas"]]} for paragraph in article["paragraphs"]]} for article in squad_dataset]
+    ref_exact, ref_f1 = official.get_raw_scores(folded, {qid: fold_typography(p) for qid, p in preds.items()})
     ours_exact, ours_f1 = {}, {}
     for qa in questions:
         golds = [answer["text"] for answer in qa["answers"]]

@@ -7,26 +7,35 @@ unanswerable question). Arms are compared on the same questions, so the means ar
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tailor.evaluate.compare.questions import Question
 from tailor.evaluate.metrics import mrr_at_k, ndcg_at_k, recall_at_k
-from tailor.finetune.formats import final_answer
+from tailor.finetune.formats import ANSWER_PREFIX
 from tailor.generate.citations import MARKER, answer_sentences
 from tailor.squad_metrics import exact_match, normalize_answer, token_f1
 
 RETRIEVAL_K = 5
+# A line that only says where the answer came from: the house form '{answer}\nSource: {title}' and the like.
+_TRAILER = re.compile(r"^\s*(sources?|references?|citations?|cited|see also)\s*:", re.IGNORECASE | re.MULTILINE)
 
 
-def short_answer(text: str) -> str:
-    """The answer a model committed to: after 'Answer:' when present (RAFT style), else its first line
-    (a declared form may add lines such as 'Source: ...'), markers removed."""
-    return " ".join(MARKER.sub("", final_answer(text)).split())
+def committed_answer(text: str) -> str:
+    """The answer a reply commits to, the only part any metric reads: after the last 'Answer:' when there
+    is one (RAFT style), up to a trailer line such as 'Source: <title>', [n] markers removed, one line.
+    A title cited after the answer ("Lady Gaga\nSource: Shakira wins...") is never taken for the answer."""
+    if ANSWER_PREFIX in text:
+        text = text.rsplit(ANSWER_PREFIX, 1)[1]
+    trailer = next((m.start() for m in _TRAILER.finditer(text) if text[: m.start()].strip()), len(text))
+    text = text[:trailer]
+    return " ".join(MARKER.sub("", text).split())
 
 
 def states_answer(text: str, golds: tuple[str, ...]) -> bool:
-    """A gold answer, normalised, appears in the normalised answer (fair to readers that quote sentences)."""
-    answer = f" {normalize_answer(text)} "
+    """A gold answer, normalised, appears in the normalised committed answer (fair to readers that quote
+    sentences)."""
+    answer = f" {normalize_answer(committed_answer(text))} "
     return any(f" {normalize_answer(g)} " in answer for g in golds if normalize_answer(g))
 
 
@@ -37,7 +46,7 @@ def answer_states(answer: dict[str, Any], golds: tuple[str, ...]) -> float:
 
 def chosen_choice(text: str, choices: tuple[str, ...]) -> str | None:
     """The one choice the answer names (by text, or by its letter A, B, ...), else None."""
-    answer = normalize_answer(short_answer(text))
+    answer = normalize_answer(committed_answer(text))
     named = [c for c in choices if normalize_answer(c) and f" {normalize_answer(c)} " in f" {answer} "]
     if len(named) == 1:
         return named[0]
@@ -80,7 +89,7 @@ def score_answer(question: Question, answer: dict[str, Any], retrieves: bool, k:
         scores["abstain_correct"] = float(abstained)
         return scores
     text = answer["text"]
-    short = short_answer(text)
+    short = committed_answer(text)
     scores["abstain_wrong"] = float(abstained)
     scores["exact_match"] = 0.0 if abstained else exact_match(short, question.answers)
     scores["f1"] = 0.0 if abstained else token_f1(short, question.answers)
