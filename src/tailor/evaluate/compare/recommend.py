@@ -1,8 +1,13 @@
 """The recommendation: rules written down here, each fed by the run's measurements, printed with the report.
 
-A rule reads the assembled report (metrics with CIs, paired comparisons, freshness, latency, format,
-leak and forgetting probes) and says whether it fired and why, with the numbers. The verdict comes from
-the first deciding rule that fired, in the order of `RULES`; the cautions never decide, they qualify.
+The rules decide from the measurements only, never from what kind of task ran: the best arm of each
+strategy is compared with the others on the primary metric (a paired test; a difference inside the 95%
+interval is a tie). Fine-tuning when it beats retrieval beyond the interval (or wins the declared format at
+a tied primary metric), the hybrid when it beats both, retrieval otherwise. Cost per 1,000 queries, p50
+latency and the time to absorb new data are stated beside the verdict: they may explain a tie, never
+overturn a win. The verdict comes from the first deciding rule that fired, in the order of `RULES`; the
+cautions never decide, they qualify, and a verdict whose arm does not beat the bare model (closed book)
+beyond the interval says that no adaptation helped.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ Report = dict[str, Any]
 class Finding:
     fired: bool
     because: str
+    arm: str | None = None  # the arm a deciding rule recommends
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,26 @@ def _winner(report: Report, a: str, b: str, metric: str) -> str | None | bool:
     return False
 
 
-def _p50(report: Report, arm: str) -> float:
-    return report["latency"].get(arm, {}).get("total", {}).get("p50", float("nan"))
+def _outcome(report: Report, a: str, b: str, metric: str) -> str:
+    found = _winner(report, a, b, metric)
+    if found is False:
+        return "not compared (no question scored by both)"
+    return "a tie inside the 95% interval" if found is None else f"{found} wins beyond the 95% interval"
+
+
+def _describe(report: Report, name: str) -> str:
+    """The arm by name and by what it is: 'rag_extractive (retrieval, extractive reader: no LLM)'."""
+    arm = next((a for a in report["arms"] if a["name"] == name), {})
+    reader = "extractive reader: no LLM" if arm.get("generator") == "extractive" else "the model"
+    what = {"rag": f"retrieval, {reader}", "finetuned": "the fine-tuned adapter",
+            "hybrid": "retrieval with the fine-tuned adapter", "closed_book": "the bare model"}
+    return f"{name} ({what.get(arm.get('strategy', ''), arm.get('strategy', 'arm'))})"
+
+
+def _fresh_after(report: Report) -> dict[str, float]:
+    """Each arm's share of the change set's new facts stated after the update; empty when no probe ran."""
+    arms = (report.get("freshness") or {}).get("arms") or {}
+    return {arm: probe["after"]["mean"] for arm, probe in arms.items() if probe.get("after")}
 
 
 def hybrid_beats_both(report: Report) -> Finding:
@@ -61,10 +85,10 @@ def hybrid_beats_both(report: Report) -> Finding:
     if not hybrid or not (rag or tuned):
         return Finding(False, "needs a hybrid arm and a RAG or fine-tuned arm")
     rivals = [arm for arm in (rag, tuned) if arm]
-    wins = [_winner(report, hybrid, arm, metric) == hybrid for arm in rivals]
+    wins = all(_winner(report, hybrid, arm, metric) == hybrid for arm in rivals)
     numbers = "; ".join(_mean(report, arm, metric) for arm in (hybrid, *rivals))
-    return Finding(all(wins), f"{metric}: {numbers}; hybrid {'beats' if all(wins) else 'does not beat'} "
-                              "every other arm beyond the 95% interval")
+    return Finding(wins, f"{metric}: {numbers}; hybrid {'beats' if wins else 'does not beat'} every other arm "
+                         "beyond the 95% interval", hybrid)
 
 
 def finetune_wins_correctness(report: Report) -> Finding:
@@ -73,10 +97,8 @@ def finetune_wins_correctness(report: Report) -> Finding:
     if not rag or not tuned:
         return Finding(False, "needs a RAG arm and a fine-tuned arm")
     wins = _winner(report, tuned, rag, metric) == tuned
-    faster = _p50(report, tuned) < _p50(report, rag)
-    return Finding(wins and faster, f"{metric}: {_mean(report, tuned, metric)} vs {_mean(report, rag, metric)} "
-                   f"({'beyond' if wins else 'not beyond'} the CI); p50 latency {_p50(report, tuned):.1f} ms vs "
-                   f"{_p50(report, rag):.1f} ms")
+    return Finding(wins, f"{metric}: {_mean(report, tuned, metric)} vs {_mean(report, rag, metric)}: "
+                         f"{_outcome(report, tuned, rag, metric)}", tuned)
 
 
 def finetune_wins_format(report: Report) -> Finding:
@@ -85,32 +107,25 @@ def finetune_wins_format(report: Report) -> Finding:
     if not rag or not tuned or not report.get("format"):
         return Finding(False, "needs a declared answer format, a RAG arm and a fine-tuned arm")
     format_win = _winner(report, tuned, rag, "format_adherence") == tuned
-    tie = _winner(report, tuned, rag, metric) in (None, tuned)
+    tie = _winner(report, tuned, rag, metric) is None
     return Finding(format_win and tie, f"format adherence {_mean(report, tuned, 'format_adherence')} vs "
-                   f"{_mean(report, rag, 'format_adherence')}; {metric} "
-                   f"{'ties or favours fine-tuning' if tie else 'favours RAG'}")
+                   f"{_mean(report, rag, 'format_adherence')}: {_outcome(report, tuned, rag, 'format_adherence')}; "
+                   f"{metric}: {_outcome(report, tuned, rag, metric)}", tuned)
 
 
 def rag_ties_or_wins(report: Report) -> Finding:
     metric = report["primary_metric"]
     rag, tuned = _best(report, "rag"), _best(report, "finetuned")
     if not rag:
-        return Finding(False, "needs a RAG arm")
+        return Finding(False, f"needs a RAG arm measured on {metric}")
     if not tuned:
-        closed = _best(report, "closed_book")
-        beats = closed is not None and _winner(report, rag, closed, metric) == rag
-        return Finding(beats, f"no fine-tuned arm ran; {_mean(report, rag, metric)}"
-                       + (f" vs closed book {_mean(report, closed, metric)}" if closed else ""))
+        return Finding(True, f"no fine-tuned arm ran; {_mean(report, rag, metric)}", rag)
     outcome = _winner(report, rag, tuned, metric)
-    holds = outcome in (None, rag)
-    fresh = report.get("freshness") or {}
-    after = {arm: probe["after"]["mean"] for arm, probe in fresh.get("arms", {}).items() if probe.get("after")}
-    fresher = rag in after and tuned in after and after[rag] > after[tuned]
+    after = _fresh_after(report)
     changes = f"after the change set, new facts stated: {rag} {after[rag]:.2f} vs {tuned} {after[tuned]:.2f}" \
         if rag in after and tuned in after else "no freshness probe ran"
-    return Finding(holds and (fresher or not after),
-                   f"{metric}: {_mean(report, rag, metric)} vs {_mean(report, tuned, metric)} "
-                   f"({'RAG wins' if outcome == rag else 'tie' if outcome is None else 'fine-tuning wins'}); {changes}")
+    return Finding(outcome in (None, rag), f"{metric}: {_mean(report, rag, metric)} vs {_mean(report, tuned, metric)}: "
+                   f"{_outcome(report, rag, tuned, metric)}; {changes}", rag)
 
 
 def adapter_leaks(report: Report) -> Finding:
@@ -158,36 +173,119 @@ RULES: tuple[Rule, ...] = (
     Rule("hybrid_beats_both", "Hybrid (adapter + retrieval) beats both RAG and fine-tuning beyond the CI: use both.",
          "hybrid", hybrid_beats_both),
     Rule("finetune_wins_correctness",
-         "Fine-tuning beats RAG on correctness beyond the CI and answers faster: fine-tune.", "finetune",
-         finetune_wins_correctness),
+         "Fine-tuning beats RAG on the primary metric beyond the CI: fine-tune (latency and cost never overturn a "
+         "win).", "finetune", finetune_wins_correctness),
     Rule("finetune_wins_format",
-         "Fine-tuning wins on the declared format beyond the CI while correctness ties: fine-tune for form.",
+         "Fine-tuning wins on the declared format beyond the CI while the primary metric ties: fine-tune for form.",
          "finetune", finetune_wins_format),
-    Rule("rag_ties_or_wins",
-         "RAG ties or beats fine-tuning on correctness and is fresher after the change set: use RAG.", "rag",
+    Rule("rag_ties_or_wins", "Otherwise retrieval: fine-tuning does not beat RAG beyond the CI: use RAG.", "rag",
          rag_ties_or_wins),
     Rule("adapter_leaks", "An adapter states or holds restricted facts for callers without access (caution).", None,
          adapter_leaks),
     Rule("adapter_forgets", "An adapter degrades general text modelling (caution).", None, adapter_forgets),
 )
 
-HEADLINES = {
-    "hybrid": "Use both: retrieval with a fine-tuned adapter wins on this data.",
-    "finetune": "Fine-tune: the adapter wins on this data.",
-    "rag": "Use RAG: retrieval matches or beats fine-tuning here and stays fresh.",
-    "no_clear_winner": "No clear winner: the differences are inside the noise; pick the cheaper arm.",
-}
+NO_ADAPTATION = ("no_adaptation_helped", "The recommended arm does not beat the bare model (closed book) beyond the "
+                 "CI: no adaptation helped (caution, checked once the verdict is known).")
+
+
+def _headline(report: Report, rule: str, arm: str) -> str:
+    metric = report["primary_metric"]
+    rag, tuned = _best(report, "rag"), _best(report, "finetuned")
+    named = _describe(report, arm)
+    if rule == "hybrid_beats_both":
+        return f"Use both: {named} beats the best RAG and fine-tuned arms on {metric} beyond the noise."
+    if rule == "finetune_wins_correctness":
+        return f"Fine-tune: {named} beats retrieval ({_describe(report, rag)}) on {metric} beyond the noise."
+    if rule == "finetune_wins_format":
+        return (f"Fine-tune for form: {named} holds the declared format beyond the noise while {metric} ties "
+                f"with retrieval ({_describe(report, rag)}).")
+    if tuned is None:
+        relation = "no fine-tuned arm ran"
+    elif _winner(report, arm, tuned, metric) == arm:
+        relation = f"it beats fine-tuning ({tuned}) on {metric}"
+    else:
+        relation = f"fine-tuning ({tuned}) does not beat it on {metric} beyond the noise"
+    after = _fresh_after(report)
+    fresher = tuned is not None and arm in after and tuned in after and after[arm] > after[tuned]
+    stays = f", and it stays fresh: {after[arm]:.2f} of the changed facts after re-indexing vs {after[tuned]:.2f}" \
+        if fresher else ""
+    return f"Use RAG: {named}; {relation}{stays}."
+
+
+def _versus_closed_book(report: Report, arm: str) -> Finding | None:
+    """Whether the recommended arm beats the bare model beyond the CI (None: no closed-book arm to compare)."""
+    metric = report["primary_metric"]
+    closed = _best(report, "closed_book")
+    if closed is None or arm == closed:
+        return None
+    outcome = _winner(report, arm, closed, metric)
+    return Finding(outcome != arm, f"{metric}: {_mean(report, arm, metric)} vs the bare model "
+                                   f"{_mean(report, closed, metric)}: {_outcome(report, arm, closed, metric)}")
+
+
+def _absorb(report: Report, arm: str) -> str | None:
+    """How long the arm took to absorb the change set (re-index, retrain), when the freshness probe ran."""
+    probe = ((report.get("freshness") or {}).get("arms") or {}).get(arm)
+    if probe is None:
+        return None
+    strategy = next(a["strategy"] for a in report["arms"] if a["name"] == arm)
+    how = {"rag": "re-index", "finetuned": "retrain", "hybrid": "re-index + retrain"}.get(strategy, "update")
+    if probe.get("time_to_fresh_s") is not None:
+        return (f"absorbs new data in {probe['time_to_fresh_s']:.1f} s ({how}, "
+                f"{'measured' if probe.get('time_to_fresh_measured') else 'estimated'})")
+    estimate = (report.get("cost") or {}).get(arm, {}).get("per_update_seconds")
+    if estimate is not None:
+        return f"absorbs new data in ~{estimate:.0f} s ({how}, estimated from its training: run --retrain to measure)"
+    return f"stale until it is retrained ({how})"
+
+
+def beside(report: Report, arm: str) -> str:
+    """Cost per 1,000 queries, p50 latency and time to absorb new data of the recommended arm and the best arm
+    of each other adapted strategy: what the verdict costs, stated beside it."""
+    arms = [arm, *(best for s in ("rag", "finetuned", "hybrid") if (best := _best(report, s)) and best != arm)]
+    currency = (report.get("prices") or {}).get("currency", "")
+    parts = []
+    for name in arms:
+        found = []
+        cost = ((report.get("cost") or {}).get(name) or {}).get("per_1000_queries")
+        if cost is not None:
+            found.append(f"{cost:.4f} {currency} per 1,000 queries".replace("  ", " "))
+        p50 = (report.get("latency") or {}).get(name, {}).get("total", {}).get("p50")
+        if p50 is not None:
+            found.append(f"p50 {p50:.0f} ms")
+        if absorb := _absorb(report, name):
+            found.append(absorb)
+        if found:
+            parts.append(f"{name}: " + ", ".join(found))
+    if not (report.get("freshness") or {}).get("arms"):
+        parts.append("time to absorb new data not measured (no change set)")
+    return "; ".join(parts)
 
 
 def recommend(report: Report) -> dict[str, Any]:
-    """The verdict and every rule's finding, in plain words with their numbers."""
+    """The verdict, its arm, what it costs, and every rule's finding, in plain words with their numbers."""
     findings = []
-    verdict = None
+    decided: tuple[Rule, Finding] | None = None
     for rule in RULES:
         finding = rule.check(report)
         findings.append({"name": rule.name, "description": rule.description, "decides": rule.verdict,
                          "fired": finding.fired, "because": finding.because})
-        if finding.fired and rule.verdict and verdict is None:
-            verdict = rule.verdict
-    verdict = verdict or "no_clear_winner"
-    return {"verdict": verdict, "headline": HEADLINES[verdict], "rules": findings}
+        if finding.fired and rule.verdict and decided is None:
+            decided = (rule, finding)
+    if decided is None:
+        return {"verdict": "no_clear_winner", "arm": None, "adaptation_helped": None, "beside": "",
+                "headline": f"No verdict: no RAG arm was measured on {report['primary_metric']} to compare with.",
+                "rules": findings}
+    rule, finding = decided
+    arm = finding.arm
+    headline = _headline(report, rule.name, arm)
+    bare = _versus_closed_book(report, arm)
+    if bare is not None:
+        findings.append({"name": NO_ADAPTATION[0], "description": NO_ADAPTATION[1], "decides": None,
+                         "fired": bare.fired, "because": bare.because})
+        if bare.fired:
+            headline = f"No adaptation helped: {arm} does not beat the bare model beyond the noise. Of the " \
+                       f"adapted arms: {headline}"
+    return {"verdict": rule.verdict, "arm": arm, "adaptation_helped": None if bare is None else not bare.fired,
+            "beside": beside(report, arm), "headline": headline, "rules": findings}
