@@ -30,11 +30,21 @@ class WriterReport:
     duplicates: int = 0
     errors: int = 0
     rejects: list[str] = field(default_factory=list)
+    filtered: dict[str, int] = field(default_factory=dict)  # text the writer refused, by reason (fact_filter)
+    filtered_samples: dict[str, list[str]] = field(default_factory=dict)
+    markers_cut: int = 0  # sentences kept once their reference markers were cut out
 
     def reject(self, kind: str, detail: str) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
         if len(self.rejects) < MAX_REJECT_SAMPLES:
             self.rejects.append(f"{kind}: {detail[:200]}")
+
+    def refuse(self, reason: str, text: str) -> None:
+        """The writer found no fact in `text`, for `reason` (tailor.finetune.fact_filter.REASONS)."""
+        self.filtered[reason] = self.filtered.get(reason, 0) + 1
+        samples = self.filtered_samples.setdefault(reason, [])
+        if len(samples) < MAX_REJECT_SAMPLES:
+            samples.append(text[:200])
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
