@@ -350,7 +350,7 @@ def test_jsonl_lines_and_errors(tmp_path: Path):
         ("d4", "d4", "Gamma\nline"),
     ]
     assert docs[1].groups == ("eng",) and docs[0].groups == ("public",)
-    assert docs[1].metadata == {"lang": "en", "line": 2, "format": "jsonl", "path": str(path)}
+    assert docs[1].metadata == {"lang": "en", "format": "jsonl", "path": str(path)}  # no line: ids key records
     reasons = [e.reason for e in errors]
     assert all(e.path == str(path) for e in errors)
     assert reasons[0].startswith("line 3: invalid JSON")

@@ -33,7 +33,7 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to load.")],
     kb: KbOption,
     group: Annotated[list[str] | None, typer.Option("--group", help="Access group for files without one.")] = None,
-    sync: Annotated[bool, typer.Option("--sync", help="Remove documents whose files are gone.")] = False,
+    sync: Annotated[bool, typer.Option("--sync", help="Remove documents no file holds any more.")] = False,
     embed_devices: Annotated[
         str | None,
         typer.Option("--embed-devices", help="Embed with one worker per device: cuda:0,cuda:1 or cpu,cpu."),

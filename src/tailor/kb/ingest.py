@@ -79,8 +79,10 @@ class Ingestor:
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
         started = time.perf_counter()
-        documents, errors = load_documents([Path(p) for p in paths], default_groups=groups)
-        report = self.run_documents(documents, on_progress=on_progress, deletes=self._vanished(paths) if sync else [])
+        read: set[Path] = set()
+        documents, errors = load_documents([Path(p) for p in paths], default_groups=groups, read=read)
+        deletes = self._gone(paths, documents, read) if sync else []
+        report = self.run_documents(documents, on_progress=on_progress, deletes=deletes)
         report.errors = errors + report.errors
         report.seconds = time.perf_counter() - started
         return report
@@ -127,13 +129,19 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _vanished(self, paths: Sequence[Path]) -> list[str]:
-        """Stored documents whose source file lies under one of `paths` and no longer exists."""
+    def _gone(self, paths: Sequence[Path], documents: Sequence[Document], read: set[Path]) -> list[str]:
+        """Stored documents no file holds any more: those whose source lies under one of `paths` and no
+        longer exists, and those whose source was read this run but did not yield them (a deleted or
+        failing jsonl line, an id that changed). A file that could not be read keeps its documents; an
+        id loaded from another file this run is kept (the write moves it there)."""
         roots = [Path(p).resolve() for p in paths]
+        loaded = {d.id for d in documents}
         gone = []
         for doc in self.store.list_documents(SearchFilter.unrestricted()):
+            if doc.id in loaded:
+                continue
             source = Path(doc.source).resolve()
-            if any(source.is_relative_to(root) for root in roots) and not source.exists():
+            if source in read or (any(source.is_relative_to(root) for root in roots) and not source.exists()):
                 gone.append(doc.id)
         return gone
 

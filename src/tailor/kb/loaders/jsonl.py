@@ -1,4 +1,9 @@
-"""JSON Lines corpora (BEIR style): one document per line; a bad line is reported, the rest load."""
+"""JSON Lines corpora (BEIR style): one document per line; a bad line is reported, the rest load.
+
+A record is keyed by its `id` alone, never by its line: every line must have one (a line without is a
+load error), and no line number is stored with the document, so deleting or inserting a line leaves the
+other records unchanged (nothing re-embedded) and `ingest --sync` drops exactly the ids that are gone.
+"""
 
 from __future__ import annotations
 
@@ -58,6 +63,5 @@ def load_jsonl(path: Path) -> list[Loaded | LoadError]:
             results.append(LoadError(str(path), f"line {number}: {exc}"))
             continue
         first_line_of[loaded.id] = number
-        loaded.metadata["line"] = number
         results.append(loaded)
     return results

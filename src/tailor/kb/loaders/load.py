@@ -166,6 +166,7 @@ def load_file(
     sidecar: Sidecar | None = None,
     default_groups: tuple[str, ...] | None = None,
     max_file_bytes: int | None = None,
+    read: set[Path] | None = None,
 ) -> list[Document | LoadError]:
     """Documents of one file (several for jsonl) and per-file errors; never raises.
 
@@ -173,6 +174,8 @@ def load_file(
     as is anything that is not a regular file (a FIFO is never opened).
 
     `sidecar` is that of `root` (see `read_sidecar`); when it is malformed the file is skipped.
+    `read` gets the resolved path when the file's loader read it, even if every document in it failed
+    (so `ingest --sync` may drop what the file no longer holds, and keeps what a file it could not read had).
     """
     root = path.parent if root is None else root
     sidecar = sidecar or Sidecar()
@@ -199,6 +202,8 @@ def load_file(
         return [LoadError(str(path), f"{type(exc).__name__}: {exc}")]
     finally:
         base.file_limit.reset(token)
+    if read is not None:
+        read.add(path.resolve())
     if not results:
         return [LoadError(str(path), "empty document")]
     groups = default_groups or sidecar.default_groups or DEFAULT_GROUPS
@@ -209,7 +214,10 @@ def load_file(
 
 
 def load_documents(
-    paths: Sequence[Path], default_groups: tuple[str, ...] | None = None, max_file_bytes: int | None = None
+    paths: Sequence[Path],
+    default_groups: tuple[str, ...] | None = None,
+    max_file_bytes: int | None = None,
+    read: set[Path] | None = None,
 ) -> tuple[list[Document], list[LoadError]]:
     """Load every file found under `paths`: (documents, errors). A bad file never stops the others.
 
@@ -218,6 +226,7 @@ def load_documents(
     A malformed sidecar is reported once and every file under its root is skipped with an error.
     A file over `max_file_bytes` (default `base.MAX_FILE_BYTES`) is skipped with an error; so is every
     entry a folder walk leaves out for a reason (symlink loops, unreadable folders, special files).
+    `read`, when given, collects the files whose loader read them (see `load_file`).
     """
     docs: list[Document] = []
     errors: list[LoadError] = []
@@ -228,7 +237,7 @@ def load_documents(
         if key not in sidecars:
             sidecars[key], sidecar_errors = read_sidecar(root)
             errors += sidecar_errors
-        for item in load_file(file, root, sidecars[key], default_groups, max_file_bytes):
+        for item in load_file(file, root, sidecars[key], default_groups, max_file_bytes, read):
             if isinstance(item, LoadError):
                 errors.append(item)
             elif item.id in first_source:
