@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tailor.cli._common import JsonOption, console, err_console, print_json, progress
+from tailor.cli.compare_since import build_gate, exit_code, print_history, print_since
 from tailor.config_files import read_mapping
 
 app = typer.Typer()
@@ -42,10 +43,28 @@ def compare(
         help="A `tailor tune` folder: each tuned arm runs at its front point with the best dev accuracy.")] = None,
     tuned_point: Annotated[list[str] | None, typer.Option(
         help="With --tuned: run an arm at another front point, e.g. rag-2 (see the tune report).")] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help="An earlier compare OUT folder or its report.json: the report says what changed since.")] = None,
+    fail_on: Annotated[list[str] | None, typer.Option(
+        help="Gate (with --baseline): regression (an arm's primary metric dropped beyond its 95% CI) | "
+             "verdict-change. Repeatable.")] = None,
+    minimum: Annotated[list[str] | None, typer.Option(
+        "--min", help="Gate: ARM.MEASURE=VALUE, a metric's mean (or p50_ms, per_1000_queries) at least VALUE, "
+                      "e.g. rag.accuracy=0.55. Repeatable.")] = None,
+    maximum: Annotated[list[str] | None, typer.Option(
+        "--max", help="Gate: ARM.MEASURE=VALUE at most VALUE, e.g. rag.p50_ms=800. Repeatable.")] = None,
+    history: Annotated[Path | None, typer.Option(
+        help="Print the runs recorded in this OUT folder's history.jsonl and exit (runs nothing).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Ask the same questions through closed-book, RAG, fine-tuned and hybrid arms; measure; recommend."""
+    """Ask the same questions through closed-book, RAG, fine-tuned and hybrid arms; measure; recommend.
+
+    Exit codes: 0 done (and the gate passed); 2 bad input; 3 with a gate, the run was partial (question lines
+    or documents skipped) and no condition failed; 4 a gate condition failed, one line each."""
+    if history:
+        print_history(history, as_json)
+        return
     from tailor.evaluate.compare import CompareConfig, run_compare  # torch and transformers: only when run
 
     overrides: dict[str, Any] = {"docs": docs, "kb": kb, "questions": questions, "changes": changes, "out": out,
@@ -66,6 +85,7 @@ def compare(
                 raise ValueError("--sample samples the questions of question_split, and the configuration has none")
             split = settings.question_split.model_copy(update={"sample": sample or None})
             settings = settings.model_copy(update={"question_split": split})
+        gate = build_gate(fail_on or [], minimum or [], maximum or [], baseline, [a.name for a in settings.arms])
     except ValidationError as exc:
         err_console.print(f"[red]invalid compare configuration[/]\n{escape(str(exc))}")
         raise typer.Exit(2) from exc
@@ -80,17 +100,21 @@ def compare(
 
     with progress(not quiet and not as_json) as on_progress:
         try:
-            result = run_compare(settings, progress=on_progress, log=log)
+            result = run_compare(settings, progress=on_progress, log=log, baseline=baseline)
         except (FileNotFoundError, ValueError) as exc:
             err_console.print(f"[red]error[/] {escape(str(exc))}")
             raise typer.Exit(2) from exc
     report = result.report
+    failures = gate.check(report)
     if as_json:
         print_json({"paths": {k: str(v) for k, v in result.paths.items()},
-                    "recommendation": report["recommendation"], "metrics": report["metrics"]})
-        return
-    _print_summary(report)
-    console.print(f"\nReport: [bold]{result.paths['html']}[/]  (JSON: {result.paths['json']})")
+                    "recommendation": report["recommendation"], "metrics": report["metrics"],
+                    "baseline": report.get("baseline"), "gate": {"active": gate.active, "failures": failures}})
+    else:
+        _print_summary(report)
+        print_since(report.get("baseline"))
+        console.print(f"\nReport: [bold]{result.paths['html']}[/]  (JSON: {result.paths['json']})")
+    raise typer.Exit(exit_code(gate, failures, report))
 
 
 def _apply_tuned(settings: Any, folder: Path, points: list[str]) -> Any:

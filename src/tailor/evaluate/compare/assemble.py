@@ -16,6 +16,7 @@ import tailor
 from tailor.evaluate.compare.adherence import violations
 from tailor.evaluate.compare.answering import ArmAnswers
 from tailor.evaluate.compare.arms import ArmPlan
+from tailor.evaluate.compare.baseline import prompt_fingerprints
 from tailor.evaluate.compare.cache import AnswerCache
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.context import RunContext
@@ -72,6 +73,7 @@ def assemble(ctx: RunContext, plans: list[ArmPlan], base_info: dict[str, Any] | 
                       "errors": [{"path": e.path, "reason": e.reason} for e in question_set.errors]},
         "primary_metric": config.primary_metric,
         "arms": [p.to_dict() for p in plans],
+        "prompts": prompt_fingerprints(ran),
         "metrics": metrics,
         "judge": judge_info,
         "comparisons": [c.to_dict() for c in comparisons],

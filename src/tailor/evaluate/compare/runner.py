@@ -8,8 +8,9 @@
                to OUT/work/answers.sqlite as it arrives, so a killed run resumes there
     probes     the optional LLM judge, freshness (the change set re-indexed and re-asked; --retrain
                retrains the adapters), leakage through weights, forgetting
-    assemble   means with bootstrap CIs, paired tests, latency, cost, the recommendation; report.json,
-               report.html and summary.md in OUT
+    assemble   means with bootstrap CIs, paired tests, latency, cost, the recommendation; with a baseline
+               (an earlier run), the differences since it; report.json, report.html and summary.md in OUT,
+               and one line appended to OUT/history.jsonl
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from tailor.audit import AuditConfig, AuditLog, default_audit_dir
 from tailor.evaluate.compare.answering import Answerer
 from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.assemble import assemble, score, write_outputs
+from tailor.evaluate.compare.baseline import asked_in_run, load_baseline, since_baseline
 from tailor.evaluate.compare.cache import AnswerCache
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.context import LogCallback, ProgressCallback, RunContext
 from tailor.evaluate.compare.freshness import freshness_probe
+from tailor.evaluate.compare.history import append_history, git_revision, with_history
 from tailor.evaluate.compare.inputs import load_question_set, open_kb
 from tailor.evaluate.compare.judge import judge_answers
 from tailor.evaluate.compare.leak import leak_probe
@@ -43,9 +46,11 @@ class CompareResult:
 
 
 def run_compare(config: CompareConfig, progress: ProgressCallback | None = None,
-                log: LogCallback | None = None) -> CompareResult:
-    """Run every arm on the questions, the probes, and write OUT/report.{json,html} and summary.md."""
+                log: LogCallback | None = None, baseline: Path | None = None) -> CompareResult:
+    """Run every arm on the questions, the probes, and write OUT/report.{json,html} and summary.md; with
+    `baseline` (an earlier OUT folder or its report.json), the report says what changed since."""
     started = time.perf_counter()
+    previous = load_baseline(baseline) if baseline else None  # before this run overwrites it (the same OUT)
     ctx = RunContext(config, Path(config.out), Path(config.home) if config.home else default_home())
     ctx.progress = progress or ctx.progress
     ctx.log = log or ctx.log
@@ -68,7 +73,14 @@ def run_compare(config: CompareConfig, progress: ProgressCallback | None = None,
         forgetting = forgetting_of(ctx, plans)
         report = assemble(ctx, plans, base_info, kb_info, question_set, answers, cache, judged, freshness, leak,
                           forgetting, time.perf_counter() - started)
-        return CompareResult(report, write_outputs(report, ctx.out))
+        report["revision"] = git_revision(config.docs or Path.cwd())
+        if previous:
+            report["baseline"] = since_baseline(previous, report, asked_in_run(questions, answers), config.bootstrap,
+                                                config.seed)
+        report["history"] = with_history(ctx.out, report)
+        paths = write_outputs(report, ctx.out)
+        append_history(ctx.out, report["history"][-1])
+        return CompareResult(report, paths)
     finally:
         kb.close()
         audit.close()

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from tailor.evaluate.report.fields import Estimate
 from tailor.evaluate.report.metrics_view import MetricTable, metric_label
 from tailor.evaluate.report.sections import Forgetting, Freshness, Latency, Leak
+from tailor.evaluate.report.since import History
 
 SIZE = (6.0, 3.0)  # inches
 DPI = 100
@@ -227,4 +228,24 @@ def leak_bars(leak: Leak, colors: dict[str, str]) -> Chart | None:
         right.grid(axis="y", alpha=0.3)
     alt = "Bar chart of the share of answers stating restricted facts per arm" + (
         ", and of how often each adapter ranks the restricted answer first against its base model." if weights else ".")
+    return _encode(figure, alt)
+
+
+def history_trend(history: History, colors: dict[str, str]) -> Chart | None:
+    """The primary metric of each arm over the runs recorded in OUT (oldest left), with 95% CIs."""
+    figure = Figure(figsize=SIZE)
+    axes = figure.add_subplot()
+    for arm in history.arms:
+        points = [(i, e) for i, run in enumerate(history.runs) if (e := run.arms.get(arm))]
+        if not points:
+            continue
+        axes.errorbar([i for i, _ in points], [e.mean.value for _, e in points],
+                      yerr=[[e.error_below for _, e in points], [e.error_above for _, e in points]], fmt="o-",
+                      capsize=3, color=colors.get(arm, PALETTE[-1]), label=arm)
+    axes.set_xticks(range(len(history.runs)), [run.label for run in history.runs], fontsize=6, rotation=30)
+    axes.set_ylabel(f"{metric_label(history.metric)} (95% CI)", fontsize=8)
+    axes.grid(axis="y", alpha=0.3)
+    _legend(axes)
+    alt = (f"Line chart of {metric_label(history.metric)} per arm over the last {len(history.runs)} runs "
+           f"({', '.join(history.arms)}), with 95% confidence intervals.")
     return _encode(figure, alt)

@@ -24,6 +24,7 @@ from tailor.evaluate.report.figures import (
     arm_colors,
     forgetting_scatter,
     freshness_bars,
+    history_trend,
     latency_stack,
     leak_bars,
     metric_bars,
@@ -68,6 +69,7 @@ def charts(view: ReportView) -> dict[str, Chart]:
         "forgetting": forgetting_scatter(view.forgetting, colors) if view.forgetting else None,
         "format": metric_bars([view.format.table], colors, "format adherence") if view.format else None,
         "leak": leak_bars(view.leak, colors) if view.leak else None,
+        "history": history_trend(view.history, colors) if view.history else None,
     }
     return {section: chart for section, chart in drawn.items() if chart}
 

@@ -74,6 +74,44 @@ def _significance(view: ReportView) -> str:
     return f"**{metric_label(view.primary_metric)}, pairwise:** " + "; ".join(parts) + "."
 
 
+SHOWN = 8  # other metrics beyond the noise, fingerprints and runs listed in summary.md
+
+
+def _since_baseline(view: ReportView) -> list[str]:
+    since = view.baseline
+    if since is None:
+        return []
+    label = metric_label(since.primary_metric)
+    verdict = (f"**Verdict changed: {md(since.verdict_before or 'none')} → {md(since.verdict_after)}**"
+               if since.verdict_changed else f"Verdict unchanged: {md(since.verdict_after)}")
+    rule = f" (now decided by {md(since.decided_by)})" if since.decided_by else " (no deciding rule fired)"
+    lines = [f"**Since the baseline** ({md(since.source)}{', revision ' + md(since.revision) if since.revision else ''}):"
+             f" {_number(since.matched)} questions paired, {len(since.added)} added, {len(since.dropped)} dropped, "
+             f"{len(since.reworded)} reworded. {verdict}{rule}.", "",
+             f"| Arm | {label}: baseline | this run | difference (95% CI) | change |", "|---|---|---|---|---|"]
+    lines += [f"| {md(d.arm)} | {_number(d.before)} | {_number(d.after)} | {_estimate(d.diff)} | "
+              f"{'**worse**' if d.change == 'worse' else d.change} |" for d in since.primary]
+    lines.append("")
+    if others := since.beyond_noise:
+        listed = [f"{md(d.arm)} {metric_label(d.metric)} {_estimate(d.diff)} {d.change}" for d in others[:SHOWN]]
+        more = f" and {len(others) - SHOWN} more" if len(others) > SHOWN else ""
+        lines += ["Other metrics beyond the 95% CI: " + "; ".join(listed) + more + ".", ""]
+    if since.fingerprints:
+        changed = [f"{md(f.name)} {md(f.before)} → {md(f.after)}" for f in since.fingerprints[:SHOWN]]
+        lines += ["Changed since the baseline: " + "; ".join(changed) + ".", ""]
+    return lines
+
+
+def _trend(view: ReportView) -> list[str]:
+    history = view.history
+    if history is None:
+        return []
+    runs = history.runs[-SHOWN:]
+    per_arm = [f"{md(arm)} " + " → ".join(e.mean.text if (e := run.arms.get(arm)) else "–" for run in runs)
+               for arm in history.arms]
+    return [f"**Trend** (last {len(runs)} runs, {metric_label(history.metric)}): " + "; ".join(per_arm) + ".", ""]
+
+
 def render_summary(view: ReportView) -> str:
     lines: list[str] = []
     if view.verdict:
@@ -83,6 +121,8 @@ def render_summary(view: ReportView) -> str:
             f"**Recommendation: {md(view.verdict.verdict)}**",
             "",
         ]
+        if view.verdict.beside:
+            lines += [f"**Beside it:** {md(view.verdict.beside)}.", ""]
         lines += [f"- **{md(rule.name)}**: {md(rule.because)}" for rule in view.verdict.fired] or [
             "No rule fired."
         ]
@@ -107,6 +147,7 @@ def render_summary(view: ReportView) -> str:
     if view.freshness:
         fresh = [f"{md(row.arm)} {_estimate(row.after)}" for row in view.freshness.rows]
         lines += ["**Fresh after the change set:** " + ", ".join(fresh) + ".", ""]
+    lines += _since_baseline(view) + _trend(view)
     footer = [
         f"Tailor {md(view.tailor_version)}" if view.tailor_version else "",
         md(view.created_at),

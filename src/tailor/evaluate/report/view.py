@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tailor.evaluate.report import questions, sections
+from tailor.evaluate.report import questions, sections, since
 from tailor.evaluate.report.fields import Number, ReportError, ReportField
 from tailor.evaluate.report.metrics_view import ComparisonRow, MetricTable, comparison_rows, metric_tables
 
@@ -29,6 +29,7 @@ class Verdict:
     headline: str
     fired: list[Rule]
     not_fired: list[Rule]
+    beside: str  # cost per 1,000 queries, p50 latency and time to absorb new data of the arms it weighed
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class ReportView:
     leak: sections.Leak | None
     questions: questions.QuestionTable
     run: RunInfo
+    baseline: since.SinceBaseline | None = None
+    history: since.History | None = None
 
     @property
     def ran_arms(self) -> list[Arm]:
@@ -125,6 +128,7 @@ def _verdict(report: ReportField) -> Verdict | None:
         headline=block.field("headline").text(),
         fired=[rule for fired, rule in rules if fired],
         not_fired=[rule for fired, rule in rules if not fired],
+        beside=block.field("beside").text(),
     )
 
 
@@ -263,4 +267,6 @@ def build_view(report: dict[str, Any]) -> ReportView:
         leak=sections.leak(root, tables),
         questions=questions.question_table(root, order, primary_metric),
         run=_run_info(root),
+        baseline=since.since_baseline(root),
+        history=since.history(root),
     )
