@@ -496,6 +496,19 @@ def test_summary_has_verdict_arms_and_skips(written, sample):
     assert len(summary.splitlines()) < 30
 
 
+def test_what_the_verdict_costs_is_stated_beside_it_in_the_page_and_the_summary():
+    report = load_sample()
+    report["recommendation"]["beside"] = ("rag_extractive: 0.0009 USD per 1,000 queries, p50 12 ms, absorbs new data "
+                                          "in 6.4 s (re-index, measured); finetuned: <b>~196 s</b> (retrain)")
+    verdict = soup_of(report).find(id="verdict")
+    assert "absorbs new data in 6.4 s (re-index, measured)" in verdict.select_one(".beside").get_text()
+    assert verdict.find("b") is None
+    summary = render_summary(build_view(report))
+    assert "**Beside it:** rag\\_extractive: 0.0009 USD per 1,000 queries" in summary and "&lt;b&gt;" in summary
+    del report["recommendation"]["beside"]
+    assert soup_of(report).select_one("#verdict .beside") is None
+
+
 def test_summary_escapes_markdown_in_names():
     report = load_sample()
     report["arms"][0]["model"] = "a|b *c* [x](http://e.example)"

@@ -156,12 +156,16 @@ def _quiet_libraries() -> None:
 def _print_summary(report: dict[str, Any]) -> None:
     metric = report["primary_metric"]
     table = Table(title=f"{report['questions']['count']} questions; {metric} with 95% CI")
-    for column in ("arm", "generator / model", metric, "abstain ok", "grounded", "p50 ms", "per 1k queries"):
-        table.add_column(column)
+    longest = max((len(arm["name"]) for arm in report["arms"]), default=3)
+    table.add_column("arm", no_wrap=True, min_width=longest)  # names are never cut ("closed_b…")
+    table.add_column("generator / model", overflow="fold")  # a long path folds onto more lines, whole
+    for column in (metric, "abstain ok", "grounded", "p50 ms", "per 1k queries"):
+        table.add_column(column, overflow="fold")
     for arm in report["arms"]:
         name = arm["name"]
         if arm["status"] != "ran":
-            table.add_row(name, escape(arm["generator"]), f"skipped: {escape(arm['skip_reason'] or '')}", "", "", "", "")
+            table.add_row(escape(name), escape(arm["generator"]), f"skipped: {escape(arm['skip_reason'] or '')}", "", "",
+                          "", "")
             continue
         m = report["metrics"][name]
 
@@ -170,13 +174,15 @@ def _print_summary(report: dict[str, Any]) -> None:
             return f"{value['mean']:.3f} [{value['low']:.2f}, {value['high']:.2f}]" if value else "-"
 
         cost = report["cost"][name]["per_1000_queries"]
-        table.add_row(name, escape(f"{arm['generator']}"[:40]), cell(metric), cell("abstain_correct"),
+        table.add_row(escape(name), escape(arm["generator"]), cell(metric), cell("abstain_correct"),
                       cell("grounded"), f"{report['latency'][name].get('total', {}).get('p50', 0):.1f}",
                       f"{cost:.4f} {report['prices']['currency']}")
     console.print(table)
     _print_leak(report)
     recommendation = report["recommendation"]
     console.print(f"\n[bold]Recommendation:[/] {escape(recommendation['headline'])}")
+    if recommendation.get("beside"):
+        console.print(f"  [dim]Beside it: {escape(recommendation['beside'])}[/]")
     for rule in recommendation["rules"]:
         if rule["fired"]:
             console.print(f"  - {escape(rule['description'])}\n    [dim]{escape(rule['because'])}[/]")
@@ -192,7 +198,7 @@ def _print_leak(report: dict[str, Any]) -> None:
     table = Table(title=f"Leak probe as groups {', '.join(leak['caller_groups'])}: restricted answer ranked first "
                         f"among {weights['distractors'] + 1} by the adapter vs its base model; stated by greedy decoding")
     for column in ("arm", "trained on groups", "refused to caller", *(f"{name}: ranked first / stated" for name in sets)):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for arm, probe in weights["arms"].items():
         cells = []
         for name in sets:
