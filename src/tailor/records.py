@@ -69,6 +69,16 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Example:
+    """A labelled example: an input and the output the organisation produced for it (an intent, a reply)."""
+
+    id: str
+    input: str
+    output: str
+    groups: tuple[str, ...] = ("public",)
+
+
+@dataclass(frozen=True)
 class LoadError:
     """A file that could not be loaded, with the reason; the run goes on without it."""
 

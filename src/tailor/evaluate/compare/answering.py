@@ -56,11 +56,17 @@ def asked(plan: ArmPlan, questions: Sequence[Question], seed: int) -> list[Quest
     return stratified_sample(questions, sample, seed) if sample else list(questions)
 
 
+StrategyBuilder = Callable[[ArmPlan, KnowledgeBase], Strategy]
+"""An arm's strategy over a knowledge base (documents: `build_strategy`; examples: the example task's)."""
+
+
 class Answerer:
-    def __init__(self, ctx: RunContext, cache: AnswerCache, audit: AuditLog | None) -> None:
+    def __init__(self, ctx: RunContext, cache: AnswerCache, audit: AuditLog | None,
+                 build: StrategyBuilder = build_strategy) -> None:
         self.ctx = ctx
         self.cache = cache
         self.audit = audit
+        self.build = build
         self._strategies: dict[str, Strategy] = {}
 
     def answer_all(self, plans: list[ArmPlan], kb: KnowledgeBase, questions: Sequence[Question], kb_state: str,
@@ -144,7 +150,7 @@ class Answerer:
         key = json.dumps([plan.fingerprint, kb.uri if plan.retrieves else None], sort_keys=True, default=str)
         if key not in self._strategies:
             loading = time.perf_counter()
-            self._strategies[key] = build_strategy(plan, kb)
+            self._strategies[key] = self.build(plan, kb)
             self.ctx.add_time("load_models", time.perf_counter() - loading)
         return self._strategies[key]
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tailor.finetune.strategies  # noqa: F401  (registers the finetuned and hybrid strategies)
 from tailor.base_models import MARKER as GGUF_MARKER
 from tailor.evaluate.compare.config import BASE, ArmConfig
 from tailor.finetune.registry import AdapterAccessError, AdapterEntry, require_adapter_access

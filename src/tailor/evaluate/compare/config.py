@@ -4,19 +4,23 @@ A compare folder (e.g. `examples/handbook/`) is read by convention:
 
     docs/            the documents (ingested into OUT/kb)          or `kb:` an existing knowledge base
     questions.jsonl  the questions                                  or none: generated from held-out documents
+    examples.jsonl   labelled examples instead of docs/ and questions (`examples:` in compare.yaml for a CSV,
+                     other field names or a label set): behaviour learnt from examples, see examples.py
     changes/docs/    edited copies of some documents (freshness)    with changes/questions.jsonl
     compare.yaml     this configuration (optional)
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tailor.base_models import DEFAULT_BASE_MODEL
 from tailor.config_files import read_mapping, validate
+from tailor.evaluate.compare.examples import ExamplesConfig
 from tailor.evaluate.compare.splits import QuestionSplit
 from tailor.kb.config import IndexConfig, RetrievalConfig
 
@@ -127,6 +131,14 @@ class FormatSpec(BaseModel):
     required_phrases: list[str] = Field(default_factory=list, description="Case-insensitive, all required")
     forbidden_phrases: list[str] = Field(default_factory=list, description="Case-insensitive, none allowed")
 
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, regex: str | None) -> str | None:
+        try:
+            return regex if regex is None else re.compile(regex, re.DOTALL).pattern
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+
 
 class LeakAdapterConfig(BaseModel):
     """The leak remedy's 'before': an adapter trained on the documents of `groups`, with the arms' recipe
@@ -172,6 +184,10 @@ class CompareConfig(BaseModel):
     changes: Path | None = Field(None, description="Change set folder (docs/ + questions.jsonl): freshness probe")
     out: Path = Field(Path("out/compare"), description="Report folder (report.html, report.json, summary.md)")
     home: Path | None = Field(None, description="Project data dir for models and adapters; default $TAILOR_HOME")
+    report_groups: list[str] | None = Field(
+        None, description="The report describes the knowledge base through the documents of these groups only "
+        "(`tailor serve` sets the run's groups); None: every document",
+    )
     base_model: str = Field(
         DEFAULT_BASE_MODEL,
         description="'smollm2-135m-instruct' (bundled, offline), a .gguf file, an HF id or local path, 'scratch' "
@@ -181,8 +197,14 @@ class CompareConfig(BaseModel):
     arms: list[ArmConfig] = Field(default_factory=lambda: [a.model_copy() for a in DEFAULT_ARMS])
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     retrain: bool = Field(False, description="Freshness: retrain the adapters on the changed documents, timed")
-    primary_metric: Literal["accuracy", "exact_match", "f1", "contains", "judge_accuracy"] = Field(
-        "accuracy", description="The correctness figure the recommendation compares"
+    examples: ExamplesConfig | None = Field(
+        None, description="Labelled examples (instead of docs/kb and questions): each arm learns from the train "
+        "part and answers the held-out part",
+    )
+    primary_metric: Literal["accuracy", "exact_match", "f1", "contains", "judge_accuracy", "label_accuracy",
+                            "similarity"] = Field(
+        "accuracy", description="The correctness figure the recommendation compares (examples: label_accuracy "
+        "for labels, f1 for free text, unless set)"
     )
     judge: str | None = Field(None, description="Generator spec of an optional LLM judge")
     judge_retries: int = Field(2, ge=0, description="Retries of a judgement whose JSON is invalid")
@@ -216,9 +238,15 @@ class CompareConfig(BaseModel):
             for key in ("docs", "kb", "questions", "changes"):
                 if data.get(key):
                     data[key] = str(folder / data[key])
+            if isinstance(data.get("examples"), dict) and data["examples"].get("path"):
+                data["examples"] = {**data["examples"], "path": str(folder / data["examples"]["path"])}
+        examples = folder / "examples.jsonl"
+        if "examples" not in data and examples.is_file() and not (folder / "docs").exists() and not data.get("kb"):
+            data["examples"] = {"path": str(examples)}
         conventions = {"docs": folder / "docs", "questions": folder / "questions.jsonl", "changes": folder / "changes"}
         for key, path in conventions.items():
-            if key not in data and path.exists() and not (key == "docs" and data.get("kb")):
+            if key not in data and path.exists() and not (key in ("docs", "questions") and
+                                                          (data.get("kb") or data.get("examples"))):
                 data[key] = str(path)
         data.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return validate(cls, data, config_file if config_file.is_file() else folder)
@@ -236,7 +264,11 @@ class CompareConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> CompareConfig:
-        if (self.docs is None) == (self.kb is None):
+        if self.examples is not None:
+            given = [name for name in ("docs", "kb", "questions", "question_split") if getattr(self, name) is not None]
+            if given:
+                raise ValueError(f"examples replace docs, kb and questions: give examples or {', '.join(given)}")
+        elif (self.docs is None) == (self.kb is None):
             raise ValueError("give exactly one of docs (a folder to ingest) or kb (an existing knowledge base)")
         names = [arm.name for arm in self.arms]
         if len(set(names)) != len(names):

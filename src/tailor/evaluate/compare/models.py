@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -53,8 +53,35 @@ def base_generator(ctx: RunContext) -> tuple[str | None, str | None, dict[str, A
     return f"hf:{base}", None, {"kind": "hf", "id": base}
 
 
-def plan_arms(ctx: RunContext, kb: KnowledgeBase) -> tuple[list[ArmPlan], dict[str, Any] | None]:
+class Training(Protocol):
+    """How a run trains the adapters its arms ask for: the data format an arm needs, and the training."""
+
+    def training_format(self, arm: ArmConfig) -> str: ...
+
+    def train(self, ctx: RunContext, kb: KnowledgeBase, base_model: str, data_format: str) -> TrainedAdapter: ...
+
+    def settings(self, arm: ArmConfig) -> dict[str, Any]:
+        """What an arm's answers depend on beyond its own settings (part of its cache key)."""
+        ...
+
+
+class DocumentTraining:
+    """Adapters trained on questions written from the KB's documents (`train`)."""
+
+    def training_format(self, arm: ArmConfig) -> str:
+        return arm.data_format
+
+    def train(self, ctx: RunContext, kb: KnowledgeBase, base_model: str, data_format: str) -> TrainedAdapter:
+        return train(ctx, kb, base_model, data_format)
+
+    def settings(self, arm: ArmConfig) -> dict[str, Any]:
+        return {}  # none: the cache keys of earlier runs stay valid
+
+
+def plan_arms(ctx: RunContext, kb: KnowledgeBase,
+              training: Training | None = None) -> tuple[list[ArmPlan], dict[str, Any] | None]:
     """Every arm's plan (skipped ones with their reason), and the facts about the base model."""
+    training = training or DocumentTraining()
     started = time.perf_counter()
     needs_base = any(arm.generator == BASE for arm in ctx.config.arms)
     base_spec, base_problem, base_info = base_generator(ctx) if needs_base else (None, None, None)
@@ -72,10 +99,11 @@ def plan_arms(ctx: RunContext, kb: KnowledgeBase) -> tuple[list[ArmPlan], dict[s
             if not generator.startswith("hf:"):
                 plan.skip_reason = f"{arm.strategy} loads a LoRA adapter, which needs an hf: base model, not {generator}"
             elif arm.adapter == TRAIN:
-                if arm.data_format not in trained:
-                    trained[arm.data_format] = train(ctx, kb, generator.removeprefix("hf:"), arm.data_format)
-                plan.adapter = trained[arm.data_format].entry
-                plan.adapter_info = trained[arm.data_format].to_dict()
+                data_format = training.training_format(arm)
+                if data_format not in trained:
+                    trained[data_format] = training.train(ctx, kb, generator.removeprefix("hf:"), data_format)
+                plan.adapter = trained[data_format].entry
+                plan.adapter_info = trained[data_format].to_dict()
             else:
                 plan.adapter = AdapterRegistry(ctx.home).get(arm.adapter)
                 plan.adapter_info = {"ref": plan.adapter.ref, "base_model": plan.adapter.base_model,
@@ -89,6 +117,7 @@ def plan_arms(ctx: RunContext, kb: KnowledgeBase) -> tuple[list[ArmPlan], dict[s
             "adapter": [plan.adapter.ref, plan.adapter.manifest.get("created_at")] if plan.adapter else None,
         }
         plan.fingerprint.update(tuned_settings(ctx, arm, plan.retrieves))
+        plan.fingerprint.update(training.settings(arm))
         plans.append(plan)
     ctx.timings["models"] = time.perf_counter() - started
     return plans, base_info

@@ -24,18 +24,17 @@ from typing import Any
 from tailor.audit import AuditConfig, AuditLog, default_audit_dir
 from tailor.evaluate.compare.answering import Answerer
 from tailor.evaluate.compare.arms import ArmPlan
-from tailor.evaluate.compare.assemble import assemble, score, write_outputs
+from tailor.evaluate.compare.assemble import assemble, write_outputs
 from tailor.evaluate.compare.baseline import asked_in_run, load_baseline, since_baseline
 from tailor.evaluate.compare.cache import AnswerCache
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.context import LogCallback, ProgressCallback, RunContext
-from tailor.evaluate.compare.freshness import freshness_probe
+from tailor.evaluate.compare.example_task import ExampleTask
 from tailor.evaluate.compare.history import append_history, git_revision, with_history
-from tailor.evaluate.compare.inputs import load_question_set, open_kb
 from tailor.evaluate.compare.judge import judge_answers
-from tailor.evaluate.compare.leak import leak_probe
 from tailor.evaluate.compare.models import plan_arms
 from tailor.evaluate.compare.probes import forgetting_probe
+from tailor.evaluate.compare.task import CompareTask, DocumentTask
 from tailor.home import default_home
 
 
@@ -51,28 +50,31 @@ def run_compare(config: CompareConfig, progress: ProgressCallback | None = None,
     `baseline` (an earlier OUT folder or its report.json), the report says what changed since."""
     started = time.perf_counter()
     previous = load_baseline(baseline) if baseline else None  # before this run overwrites it (the same OUT)
+    task = make_task(config)
+    config = task.config
     ctx = RunContext(config, Path(config.out), Path(config.home) if config.home else default_home())
     ctx.progress = progress or ctx.progress
     ctx.log = log or ctx.log
     ctx.work.mkdir(parents=True, exist_ok=True)
     cache = AnswerCache(ctx.work / "answers.sqlite")
 
-    kb, kb_info = open_kb(ctx)
+    kb, kb_info = task.open_kb(ctx)
     # As durable as the answer cache (WAL, synchronous=NORMAL): a row lost to a power cut goes with the answer
     # it describes, which the re-run answers and records again.
     audit = AuditLog.open(default_audit_dir(kb.uri), AuditConfig(durable=False))
     try:
-        question_set = load_question_set(ctx, kb)
+        question_set = task.questions(ctx, kb)
         questions = question_set.questions
-        plans, base_info = plan_arms(ctx, kb)
-        answerer = Answerer(ctx, cache, audit)
-        answers = answerer.answer_all(plans, kb, questions, kb_info["fingerprint"], partial(score, config))
+        plans, base_info = plan_arms(ctx, kb, task)
+        answerer = Answerer(ctx, cache, audit, task.strategy)
+        answers = answerer.answer_all(plans, kb, questions, kb_info["fingerprint"], partial(task.score, config))
         judged = judge_answers(ctx, cache, questions, answers)
-        freshness = freshness_probe(ctx, answerer, plans, kb)
-        leak = leak_probe(ctx, answerer, plans, kb, questions, kb_info["fingerprint"])
+        freshness = task.freshness(ctx, answerer, plans, kb)
+        leak = task.leak(ctx, answerer, plans, kb, questions, kb_info["fingerprint"])
         forgetting = forgetting_of(ctx, plans)
         report = assemble(ctx, plans, base_info, kb_info, question_set, answers, cache, judged, freshness, leak,
                           forgetting, time.perf_counter() - started)
+        task.extend(report, plans, questions, answers)
         report["revision"] = git_revision(config.docs or Path.cwd())
         if previous:
             report["baseline"] = since_baseline(previous, report, asked_in_run(questions, answers), config.bootstrap,
@@ -84,6 +86,11 @@ def run_compare(config: CompareConfig, progress: ProgressCallback | None = None,
     finally:
         kb.close()
         audit.close()
+
+
+def make_task(config: CompareConfig) -> CompareTask:
+    """Labelled examples when the configuration gives them, else documents and questions."""
+    return DocumentTask(config) if config.examples is None else ExampleTask(config)
 
 
 def forgetting_of(ctx: RunContext, plans: list[ArmPlan]) -> dict[str, Any] | None:

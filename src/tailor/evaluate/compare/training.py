@@ -102,9 +102,16 @@ def train_adapter(
         val_fraction=0.0,  # every document the RAG arms can read is also trained on: a like-for-like arm
     )
     card = build_dataset(data)
-    data_seconds = time.perf_counter() - started
-    settings = finetune_settings(base_model, is_scratch, training["finetune"])
-    config = FinetuneConfig(**settings, dataset=data.out, name=name, home=home, run_dir=work / f"run-{name}")
+    return fit_adapter(card, data.out, time.perf_counter() - started, work=work, home=home, base_model=base_model,
+                       is_scratch=is_scratch, finetune_overrides=training["finetune"], name=name, progress=progress)
+
+
+def fit_adapter(card: dict[str, Any], dataset: Path, data_seconds: float, *, work: Path, home: Path,
+                base_model: str, is_scratch: bool, finetune_overrides: dict[str, Any], name: str,
+                progress: bool = False) -> TrainedAdapter:
+    """The registry adapter trained on `dataset` with these settings, reused when one exists, else trained."""
+    settings = finetune_settings(base_model, is_scratch, finetune_overrides)
+    config = FinetuneConfig(**settings, dataset=dataset, name=name, home=home, run_dir=work / f"run-{name}")
     registry = AdapterRegistry(home)
     for entry in reversed(registry.entries(name) if name in registry.names() else []):
         if _same_training(entry, card, config):
