@@ -1,7 +1,8 @@
 """Readers turn a question and its prompt into a cited answer: the step a strategy runs after retrieval.
 
-An LLM reader sends the rendered messages to a `Generator` and checks the [n] citations of what
-comes back; the extractive reader (tailor.generate.extractive) quotes the context directly.
+An LLM reader sends the rendered messages to a `Generator`, drops any sentence that repeats its system
+prompt (tailor.generate.echo) and checks the [n] citations of what comes back; the extractive reader
+(tailor.generate.extractive) quotes the context directly.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol
 
 from tailor.generate.base import DEFAULT_CONFIG, Generation, GenerationConfig, Generator, generate_many
 from tailor.generate.citations import CitationChecker, is_abstention, markers
+from tailor.generate.echo import drop_instruction_echo
 from tailor.generate.prompts import Prompt
 from tailor.records import Citation
 
@@ -68,8 +70,11 @@ class LLMReader:
     def _finish(self, generation: Generation, prompt: Prompt) -> Reading:
         text = generation.text.strip()
         tokens = {"tokens_in": generation.tokens_in, "tokens_out": generation.tokens_out}
-        if is_abstention(text):
+        if is_abstention(text):  # the reply the instructions ask for: not an echo of them
             return Reading(text=text, abstained=True, **tokens)
+        text = drop_instruction_echo(text, next((m["content"] for m in prompt.messages if m["role"] == "system"), ""))
+        if not text:  # the reply only repeated the instructions: no answer
+            return Reading(text="I don't know.", abstained=True, **tokens)
         checked = self.checker.check(text, prompt.hits)
         if prompt.hits and not markers(text):
             checked = self.checker.attribute(text, prompt.hits)
