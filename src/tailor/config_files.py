@@ -93,3 +93,18 @@ def describe(exc: ValidationError, path: Path | str | None = None, section: str 
         problems.append(f"{field or section or 'settings'}: {error['msg']}{got}")
     prefix = f"{path}: " if path is not None else ""
     return prefix + "; ".join(problems)
+
+
+def inside(folder: Path, name: str | Path, field: str) -> Path:
+    """`folder / name`, refused (ConfigFileError naming `field`) unless it stays inside `folder`: no absolute
+    path, no `..`, no link that leads out. A settings file is data: it may pick a file of its folder, never
+    name one elsewhere on the machine."""
+    text = str(name)
+    parts = Path(text).parts
+    if not text or Path(text).is_absolute() or text.startswith("~") or ".." in parts or "\\" in text:
+        raise ConfigFileError(f"{field}: {text!r} must name a file inside {folder} (no absolute path, no '..')")
+    root = Path(folder).resolve()
+    path = (root / text).resolve()
+    if not path.is_relative_to(root):
+        raise ConfigFileError(f"{field}: {text!r} leads out of {folder} through a link")
+    return path

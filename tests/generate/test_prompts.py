@@ -90,7 +90,8 @@ def test_neutralise_keeps_ordinary_text():
     assert neutralise("<<<x>>>>") == "\u2039\u2039\u2039x\u203a\u203a\u203a\u203a"
 
 
-def test_custom_template_file_and_errors(tmp_path: Path):
+def test_custom_template_file_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TAILOR_TEMPLATES", str(tmp_path))
     custom = tmp_path / "short.jinja"
     custom.write_text(
         "{% block system %}Be brief.{% endblock %}{% block user %}Q: {{ question }}{% endblock %}"

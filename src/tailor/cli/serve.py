@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -42,6 +42,7 @@ def serve(
     """Serve the HTTP API, the OpenAI-compatible endpoint and the web UI over one knowledge base."""
     import uvicorn
 
+    from tailor.evaluate.tune.settings_files import read_settings_file
     from tailor.serve.app import create_app
     from tailor.serve.config import ServeSettings
     from tailor.serve.keys import KeyStore
@@ -51,9 +52,10 @@ def serve(
     try:
         settings = ServeSettings.from_file(config, overrides)
         if tuned_settings:
+            read_settings_file(tuned_settings)  # arms and sections of the right shape, templates from their folders
             settings = settings.with_tuned(tuned_settings)
     except (ValueError, ValidationError) as exc:
-        err_console.print(f"[red]invalid configuration[/] {escape(str(exc))}")
+        err_console.print(f"[red]invalid configuration[/] {escape(_one_line(exc))}")
         raise typer.Exit(2) from exc
     if settings.serve.compute_threads:
         import torch
@@ -64,9 +66,34 @@ def serve(
     if not KeyStore(settings.serve.keys_file).entries():
         err_console.print(f"[yellow]no API keys in {settings.serve.keys_file}[/]: every request will get 401; "
                           "create one with `tailor keys create --groups public --admin`")
-    app = create_app(kb, settings)
+    try:
+        app = create_app(kb, settings)
+    except (ValueError, FileNotFoundError) as exc:  # e.g. a KB built with another chunking than --settings'
+        err_console.print(f"[red]cannot open the knowledge base[/] {escape(kb)}: {escape(_one_line(exc))}")
+        raise typer.Exit(2) from exc
+    if tuned_settings:
+        _load_tuned_model(app, tuned_settings)
     console.print(f"Tailor on http://{settings.serve.host}:{settings.serve.port}  (web UI at /, API docs at /docs)")
     uvicorn.run(app, host=settings.serve.host, port=settings.serve.port, log_level="warning")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _load_tuned_model(app: Any, path: Path) -> None:
+    """Build the strategy a `--settings` file describes before serving: a model that cannot load exits 2 with
+    the reason, instead of a server that answers 503 forever and says why only in its log."""
+    from tailor.serve.answering import ModelName
+
+    state = app.state.serve
+    try:
+        state.answerer.catalog.resolve(ModelName.parse(state.settings.serve.default_strategy, "default_strategy"), ())
+    except Exception as exc:  # any failure to load is this one line; the server is not started
+        err_console.print(f"[red]cannot load the model of --settings[/] {escape(str(path))}: "
+                          f"{escape(state.settings.ask.generator)}: {escape(type(exc).__name__)}: "
+                          f"{escape(_one_line(exc))}")
+        raise typer.Exit(2) from exc
 
 
 @keys_app.command("create")

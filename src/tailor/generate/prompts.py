@@ -4,21 +4,31 @@ A template defines two blocks. `system` is rendered with no variables, so no ret
 ever change it. `user` gets the question and the context blocks, whose text has every run of
 three or more angle brackets replaced by look-alike characters: a document cannot close the
 fence it sits in or open a block of its own.
+
+Templates are data: they render in jinja2's immutable sandbox and come only from the package or your
+templates folder ($TAILOR_TEMPLATES, else $TAILOR_HOME/templates), named by their path inside it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tailor.config_files import ConfigFileError, inside
 from tailor.generate.base import Message
+from tailor.home import default_home
 from tailor.records import Hit
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
+PACKAGE = Path(__file__).resolve().parents[1]  # shipped .jinja files: here and in finetune/templates
+TEMPLATES_ENV = "TAILOR_TEMPLATES"
 _FENCE_RUN = re.compile(r"<{3,}|>{3,}|\"{3,}")
 _LOOKALIKE = str.maketrans("<>\"", "\u2039\u203a\u201d")
 
@@ -55,17 +65,65 @@ def shipped_templates() -> list[str]:
     return sorted(p.stem for p in TEMPLATES_DIR.glob("*.jinja"))
 
 
-@lru_cache(maxsize=32)
+def templates_dir() -> Path:
+    """The folder of your own prompt templates: $TAILOR_TEMPLATES, else $TAILOR_HOME/templates."""
+    return Path(os.environ.get(TEMPLATES_ENV) or default_home() / "templates")
+
+
+def template_path(name: str) -> Path:
+    """The file of template `name`: a shipped name (`rag`), a .jinja file of the package (its absolute
+    path, as the fine-tuning formats give theirs), or a .jinja file of `templates_dir()` by its name there
+    (`brief.jinja`, `team/brief.jinja`). Any other path is refused: a settings file is data and may not
+    make Tailor read a file elsewhere on the machine."""
+    if not name.endswith(".jinja"):
+        path = TEMPLATES_DIR / f"{name}.jinja"
+        if not name or not name.replace("_", "").replace("-", "").isalnum() or not path.is_file():
+            raise ValueError(f"no prompt template {name!r}; shipped: {', '.join(shipped_templates())}")
+        return path
+    folder = templates_dir()
+    if Path(name).is_absolute():
+        path = Path(name).resolve()
+        if not (path.is_relative_to(PACKAGE) or path.is_relative_to(folder.resolve())):
+            raise ValueError(f"prompt template {name!r} is outside the package and the templates folder {folder} "
+                             f"(${TEMPLATES_ENV}): name a file there by its name in the folder")
+    else:
+        try:
+            path = inside(folder, name, "template")
+        except ConfigFileError as exc:
+            raise ValueError(f"prompt {exc} (the templates folder, ${TEMPLATES_ENV})") from None
+    if not path.is_file():
+        raise ValueError(f"no prompt template {name!r} in {folder} (${TEMPLATES_ENV}); "
+                         f"shipped: {', '.join(shipped_templates())}")
+    return path
+
+
+class _FolderLoader(jinja2.FileSystemLoader):
+    """Templates of one folder; an `{% include %}` or `{% extends %}` through a link that leads out is refused."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(Path(self.searchpath[0]).resolve()):
+            raise jinja2.TemplateNotFound(template)
+        return source, filename, uptodate
+
+
 def load_template(name: str) -> jinja2.Template:
-    """A shipped template by name (`rag`, `closed_book`) or a .jinja file by path."""
-    path = Path(name)
-    folder, file = (path.parent, path.name) if path.suffix == ".jinja" else (TEMPLATES_DIR, f"{name}.jinja")
-    if not (folder / file).is_file():
-        raise ValueError(f"no prompt template {name!r}; shipped: {', '.join(shipped_templates())}")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined, autoescape=False
+    """Template `name` (see `template_path`), compiled in jinja2's immutable sandbox: a template is data, and
+    one that reaches for Python internals (`cycler.__init__.__globals__`) fails instead of running code."""
+    return _compile(template_path(name), name)
+
+
+@lru_cache(maxsize=32)
+def _compile(path: Path, name: str) -> jinja2.Template:
+    env = ImmutableSandboxedEnvironment(
+        loader=_FolderLoader(path.parent), undefined=jinja2.StrictUndefined, autoescape=False
     )
-    template = env.get_template(file)
+    try:
+        template = env.get_template(path.name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"prompt template {name!r}: line {exc.lineno}: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"prompt template {name!r}: {exc}") from None
     missing = {"system", "user"} - set(template.blocks)
     if missing:
         raise ValueError(f"prompt template {name!r} must define blocks {sorted(missing)}")
@@ -82,7 +140,10 @@ class PromptBuilder:
 
     def _render(self, block: str, variables: dict[str, object]) -> str:
         context = self._template.new_context(variables)
-        return "".join(self._template.blocks[block](context)).strip()
+        try:
+            return "".join(self._template.blocks[block](context)).strip()
+        except jinja2.TemplateError as exc:  # SecurityError (a sandbox escape), an undefined variable
+            raise ValueError(f"prompt template {self.template_name!r}: block {block}: {exc}") from None
 
     def build(self, question: str, hits: list[Hit]) -> Prompt:
         blocks = [

@@ -37,8 +37,10 @@ def freshness_probe(ctx: RunContext, answerer: Answerer, plans: list[ArmPlan], k
         ctx.log(f"skipped change question: {error.reason}")
     overlay = ctx.work / "fresh-docs"
     shutil.rmtree(overlay, ignore_errors=True)
-    shutil.copytree(Path(config.docs), overlay)
-    shutil.copytree(changes / "docs", overlay, dirs_exist_ok=True)
+    # Links are copied as links, never followed: a link loop in docs/ would make copytree recurse until the
+    # path is too long (after every answer was given); the loader below skips a loop with a named reason.
+    shutil.copytree(Path(config.docs), overlay, symlinks=True)
+    shutil.copytree(changes / "docs", overlay, dirs_exist_ok=True, symlinks=True)
     edited = {p.relative_to(changes / "docs").as_posix() for p in (changes / "docs").rglob("*") if p.is_file()}
     fresh_path = ctx.work / "kb-fresh"
     shutil.rmtree(fresh_path, ignore_errors=True)

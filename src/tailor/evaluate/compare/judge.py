@@ -17,7 +17,7 @@ from tailor.evaluate.compare.cache import AnswerCache, cache_key
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.questions import Question
 from tailor.generate.base import GenerationConfig, GeneratorError
-from tailor.generate.registry import make_generator
+from tailor.generate.registry import FACTORIES, make_generator
 
 JUDGE_SYSTEM = (
     "You grade answers to questions against reference answers. Reply with one JSON object and nothing "
@@ -51,9 +51,22 @@ def parse_verdict(text: str) -> Verdict | None:
     return Verdict(data["correct"], str(data.get("reason", "")), 0)
 
 
+def check_judge_spec(spec: str) -> str:
+    """`spec` when it names a generator kind (`hf:...`, `openai:...`); a ValueError naming `judge` otherwise,
+    so that a misspelt judge is refused before any question is answered, not after."""
+    kind, sep, _ = spec.partition(":")
+    if kind not in FACTORIES or (kind != "hf" and not sep):
+        known = ", ".join(f"{k}:..." for k in FACTORIES)
+        raise ValueError(f"judge: {spec!r} is not a generator spec; expected one of {known}")
+    return spec
+
+
 class Judge:
     def __init__(self, spec: str, retries: int = 2) -> None:
-        self.generator = make_generator(spec)
+        try:
+            self.generator = make_generator(check_judge_spec(spec))
+        except GeneratorError as exc:
+            raise ValueError(f"judge: {exc}") from None
         self.retries = retries
         self.config = GenerationConfig(max_new_tokens=96, temperature=0.0)
 
