@@ -7,10 +7,11 @@ other records unchanged (nothing re-embedded) and `ingest --sync` drops exactly 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from tailor.bounded import DataBoundError
+from tailor.jsonl import json_value, split_lines
 from tailor.kb.loaders.base import Loaded, LoadFailure, as_groups, normalise_newlines, read_text, trim
 from tailor.records import LoadError
 
@@ -46,16 +47,14 @@ def parse_line(record: Any) -> Loaded:
 def load_jsonl(path: Path) -> list[Loaded | LoadError]:
     results: list[Loaded | LoadError] = []
     first_line_of: dict[str, int] = {}
-    for number, line in enumerate(read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
+    for number, line in split_lines(read_text(path)):
         try:
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LoadFailure(f"invalid JSON: {exc}") from exc
-            except RecursionError:
-                raise LoadFailure("nested too deeply to read") from None
+                record = json_value(line)
+            except DataBoundError as exc:
+                raise LoadFailure(str(exc)) from None
+            except ValueError as exc:
+                raise LoadFailure("invalid JSON: " + str(exc).removeprefix("not JSON: ")) from None
             loaded = parse_line(record)
             if loaded.id in first_line_of:
                 raise LoadFailure(f"duplicate id {loaded.id!r} (first on line {first_line_of[loaded.id]})")
