@@ -39,12 +39,17 @@ def test_cli_end_to_end(small_kb, tmp_path, cli_env):
                      "--questions-per-chunk", "0", env=cli_env, check=False)
     assert partial.returncode == 3 and f"{qa}:2: not JSON" in " ".join(partial.stderr.split())
     assert (tmp_path / "partial" / "card.json").is_file()
+    assert "answers: 100% short numbers, 0% short names" in partial.stdout  # the card's answer shapes
 
     trained = tailor("finetune", "--base-model", str(base), "--dataset", str(data), "--name", "e2e", "--max-steps", "4",
                      "--eval-steps", "2", "--save-steps", "2", "--batch-size", "4", "--max-length", "512",
                      "--eval-samples", "2", "--eval-max-new-tokens", "4", "--groups", "public", "--no-progress",
                      env=cli_env)
     assert "e2e@1" in trained.stdout and LABEL in trained.stdout and "for callers holding public" in trained.stdout
+    plan, estimate = (next(line for line in trained.stdout.splitlines() if line.startswith(start))
+                      for start in ("training: ", "estimate: "))
+    assert " rows, " in plan and " tokens a pass, " in plan and "epochs = 4 steps on 1 thread(s)" in plan
+    assert " s a step, 4 steps in about " in estimate  # measured over the first steps, printed with stdout a pipe
 
     (listed,) = json.loads(tailor("adapters", "ls", "--json", env=cli_env).stdout)
     assert listed["ref"] == "e2e@1" and listed["base_model"]["kind"] == LABEL and listed["cost"]["steps"] == 4

@@ -120,11 +120,28 @@ def _print_card(config: DataConfig, card: dict[str, Any]) -> None:
         console.print(f"questions by {gen['writer']}: {gen['accepted']} accepted of {gen['requested']} asked; "
                       f"{gen['invalid']} invalid, {gen['duplicates']} duplicate, {gen['malformed']} malformed, "
                       f"{gen['errors']} failed calls")
+    _print_quality(card.get("quality"))
     if card["skipped"]:
         console.print("skipped: " + ", ".join(f"{k} {v}" for k, v in card["skipped"].items()))
     for error in card["errors"]:
         err_console.print(f"[yellow]skipped[/] {escape(error['path'])}: {escape(error['reason'])}")
     console.print(f"[dim]hash {card['hash']}[/]")
+
+
+def _print_quality(quality: dict[str, Any] | None) -> None:
+    """The card's account of what the writer refused as no fact, and the shape of the kept answers."""
+    if not quality:
+        return
+    if quality["rejected"] or quality["reference_markers_cut"]:
+        refused = ", ".join(f"{k} {v}" for k, v in quality["rejected"].items()) or "nothing"
+        console.print(f"refused as no fact: {refused}; reference markers cut from {quality['reference_markers_cut']} "
+                      "sentences")
+    shapes = quality["answer_shapes"]
+    if shapes["answers"]:
+        console.print(f"answers: {shapes['short_number']:.0%} short numbers, {shapes['short_name']:.0%} short names, "
+                      f"{shapes['other']:.0%} other (median {shapes['median_words']} words)")
+    for row in quality["kept_sample"][:3]:
+        console.print(f"  e.g. {escape(row['question'])} -> {escape(row['answer'])}", highlight=False)
 
 
 @app.command("finetune")
