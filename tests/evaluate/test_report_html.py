@@ -670,3 +670,19 @@ def test_the_weights_leak_probe_is_shown_per_adapter_and_question_set(page):
     assert set(cells) == {("finetuned", "questions"), ("finetuned", "training")}
     assert cells[("finetuned", "training")][1].startswith("0.450 [0.300, 0.600]"), cells
     assert cells[("finetuned", "training")][-1] == "yes" and cells[("finetuned", "questions")][-1] == "no"
+
+
+def test_an_adapter_shows_its_data_card_and_a_budget_that_cut_its_training(sample):
+    report = copy.deepcopy(sample)
+    adapter = next(arm["adapter"] for arm in report["arms"] if arm["adapter"])
+    adapter["data_card"] = "work/data-compare-qa/card.json"
+    adapter["data_quality"] = {"rejected": {"bare_number": 12, "url": 3},
+                               "answer_shapes": {"short_number": 0.35, "short_name": 0.58}}
+    adapter["training"]["time_budget"] = {"budget_minutes": 10, "stopped_by": "estimate", "epochs": 1.7,
+                                          "planned_epochs": 6}
+    cell = " ".join(soup_of(report).find(string=lambda s: s and "data card" in s).parent.parent.get_text().split())
+    assert "data card work/data-compare-qa/card.json: refused bare_number 12, url 3" in cell
+    assert "answers 0.350 short numbers, 0.580 short names" in cell
+    assert "cut by the 10.00-minute budget after 1.70 of 6.00 epochs" in cell
+    untouched = " ".join(soup_of(sample).get_text().split())
+    assert "data card" not in untouched and "budget" not in untouched

@@ -95,6 +95,10 @@ class FinetuneConfig(BaseModel):
     )
     epochs: float = Field(3.0, gt=0, description="Passes over the training set (ignored when max_steps > 0)")
     max_steps: int = Field(-1, description="Optimizer steps; > 0 overrides epochs")
+    budget_minutes: float | None = Field(
+        None, gt=0, description="Time budget: when the warm-up's estimate is over it, train only the steps that fit "
+        "(fewer epochs) and stop at it in any case; the adapter records it. None: no cap",
+    )
     batch_size: int = Field(8, ge=1, description="Sequences per device per step")
     grad_accum: int = Field(1, ge=1, description="Steps accumulated per optimizer update")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate")

@@ -2,7 +2,9 @@
 
     setup  the run folder, the dataset (checked against its card), the method (LoRA, QLoRA or full),
            the SFTConfig, the trainer and its callbacks
-    train  SFTTrainer.train(), resumable from the last complete checkpoint after a crash or a kill
+    train  SFTTrainer.train(), resumable from the last complete checkpoint after a crash or a kill, on the
+           threads the process has, printing its plan, an estimate and a line per epoch, held to the
+           time budget (`budget.py`)
     save   evaluation on the whole validation set, then the main process publishes the weights with
            their config, dataset card, metrics and cost into the adapter registry
 
@@ -36,6 +38,7 @@ from trl import SFTConfig, SFTTrainer
 from trl.trainer.callbacks import RichProgressCallback
 
 from tailor.base_models import resolve_base_model
+from tailor.finetune.budget import TimeBudgetCallback, training_threads
 from tailor.finetune.callbacks import (
     GenerationEvalCallback,
     JsonlMetricsCallback,
@@ -177,6 +180,7 @@ def sft_config(config: FinetuneConfig, run_dir: Path, validate: bool, cpu: bool)
 # -- the recipe -----------------------------------------------------------------------------------
 def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = False) -> FinetuneResult:
     """Train, evaluate and publish one version of `config.name`."""
+    threads = training_threads()
     cpu = use_cpu()
     state = PartialState(cpu=cpu)
     run_dir = config.runs_dir
@@ -213,6 +217,8 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
         trainer.add_callback(generation)  # before early stopping, which reads the scores it adds
     if validation is not None and config.early_stopping_metric != "none" and config.early_stopping_patience:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    budget = TimeBudgetCallback(trainer, len(splits["train"]), config.budget_minutes, threads, say=_say)
+    trainer.add_callback(budget)
     trainer.add_callback(JsonlMetricsCallback(run_dir / METRICS_LOG))
     tensorboard = TensorBoardLogCallback(run_dir / TENSORBOARD_DIR)
     trainer.add_callback(tensorboard)
@@ -237,9 +243,13 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
     trainer.save_model(str(final))
     entry = None
     if trainer.is_world_process_zero():
-        entry = _publish(config, trainer, card, metrics, final, run_dir)
+        entry = _publish(config, trainer, card, metrics, final, run_dir, budget.record)
     state.wait_for_everyone()
     return FinetuneResult(entry, metrics)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # a line at a time, also when stdout is a file
 
 
 # -- save -----------------------------------------------------------------------------------------
@@ -250,7 +260,8 @@ def _peak_memory_bytes() -> int:
 
 
 def _publish(
-    config: FinetuneConfig, trainer: SFTTrainer, card: dict[str, Any], metrics: dict[str, Any], final: Path, run_dir: Path
+    config: FinetuneConfig, trainer: SFTTrainer, card: dict[str, Any], metrics: dict[str, Any], final: Path, run_dir: Path,
+    time_budget: dict[str, Any],
 ) -> AdapterEntry:
     state = trainer.state
     weights = "model" if config.method == "full" else "adapter"
@@ -266,6 +277,7 @@ def _publish(
         "dataset": {"path": str(config.dataset), "hash": card["hash"], "format": card["format"], "kb": card["kb"],
                     "examples": card["examples"]},
         "metrics": metrics,
+        "time_budget": time_budget,  # the plan, the warm-up's estimate and whether the budget cut the run short
         "cost": {
             "wall_clock_s": wall_clock_seconds(run_dir / METRICS_LOG),
             "train_tokens": state.num_input_tokens_seen,

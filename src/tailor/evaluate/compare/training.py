@@ -58,6 +58,8 @@ class TrainedAdapter:
             "reused": self.reused,
             "dataset_hash": self.dataset["hash"],
             "examples": self.dataset["examples"],
+            "data_card": str(Path(self.dataset["config"]["out"]) / "card.json"),
+            "data_quality": {key: self.dataset.get("quality", {}).get(key) for key in ("rejected", "answer_shapes")},
             "training": {
                 "wall_clock_s": cost.get("wall_clock_s"),
                 "tokens": cost.get("train_tokens"),
@@ -65,6 +67,7 @@ class TrainedAdapter:
                 "device": cost.get("device"),
                 "processes": cost.get("processes"),
                 "data_seconds": round(self.data_seconds, 2),
+                "time_budget": self.entry.manifest.get("time_budget"),  # estimate, budget, whether it cut the run
             },
         }
 

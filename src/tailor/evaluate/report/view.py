@@ -38,6 +38,10 @@ class Training:
     tokens: Number | None
     steps: Number | None
     device: str
+    budget_minutes: Number | None  # tailor.finetune.budget: the cap, and the epochs done when it cut the run
+    stopped_by: str
+    epochs: Number | None
+    planned_epochs: Number | None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class Adapter:
     groups: list[str]
     reused: bool
     training: Training | None
+    data_card: str  # the card of the adapter's training data, and what its fact filters refused
+    refused: list[tuple[str, Number | None]]
+    short_number_answers: Number | None
+    short_name_answers: Number | None
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,9 @@ def _adapter(entry: ReportField, arm: str) -> Adapter | None:
     if not entry.present:
         return None
     training = entry.field("training")
+    budget = training.field("time_budget")
+    quality = entry.field("data_quality")
+    shapes = quality.field("answer_shapes")
     return Adapter(
         ref=entry.field("ref").text(),
         base_model=entry.field("base_model").text(),
@@ -146,9 +157,17 @@ def _adapter(entry: ReportField, arm: str) -> Adapter | None:
             tokens=training.field("tokens").number("count", "training_tokens", arm),
             steps=training.field("steps").number("count", "training_steps", arm),
             device=training.field("device").text(),
+            budget_minutes=budget.field("budget_minutes").number("decimal", "training_budget_minutes", arm),
+            stopped_by=budget.field("stopped_by").text(),
+            epochs=budget.field("epochs").number("decimal", "training_epochs", arm),
+            planned_epochs=budget.field("planned_epochs").number("decimal", "training_planned_epochs", arm),
         )
         if training.present
         else None,
+        data_card=entry.field("data_card").text(),
+        refused=[(reason, count.number("count", "data_refused", arm)) for reason, count in quality.field("rejected").entries()],
+        short_number_answers=shapes.field("short_number").number("rate", "data_short_number_answers", arm),
+        short_name_answers=shapes.field("short_name").number("rate", "data_short_name_answers", arm),
     )
 
 
