@@ -132,6 +132,10 @@ def responses_seen_by(base: str, key: str, docs: list[SecretDoc], jobs: list[str
         get("/v1/reports")
         for filename in ("report.json", "report.html", "questions.jsonl", "answers.jsonl"):
             get(f"/reports/{report}/{filename}")
+        link = client.post(f"/v1/reports/{report}/link")  # the web UI's frame: a link, then no header
+        seen.append((f"POST /v1/reports/{report}/link", link.text))
+        if link.status_code == 200:
+            seen.append(("GET the report link", httpx.get(base + link.json()["url"]).text))
     return seen
 
 

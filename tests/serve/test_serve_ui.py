@@ -60,7 +60,7 @@ def test_upload_ask_cite_and_groups_in_a_real_browser(browser, ui, keys, tmp_pat
     page = context.new_page()
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("request", lambda r: problems.append(r.url) if not r.url.startswith((ui, "blob:", "data:")) else None)
+    page.on("request", lambda r: problems.append(r.url) if not r.url.startswith((ui, "data:")) else None)
 
     page.goto(ui)
     shot(page, "1-sign-in")

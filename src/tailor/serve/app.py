@@ -32,7 +32,7 @@ from tailor.serve.uploads import UploadStager
 
 STATIC = Path(__file__).with_name("static")
 UI_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; frame-src blob:; "
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",

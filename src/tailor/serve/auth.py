@@ -39,6 +39,11 @@ async def authenticate(
     key = state.keys.authenticate(credentials.credentials)
     if key is None:
         raise ApiError(401, "authorization: unknown or revoked API key", "authorization", CHALLENGE)
+    return admit(state, key)
+
+
+def admit(state: ServeState, key: ApiKey) -> ApiKey:
+    """`key`, once its rate limit allows another request (else the 429)."""
     wait = state.limiter.acquire(key.id)
     if wait:
         raise ApiError(429, f"rate limit of key {key.id} exceeded; retry in {wait:.1f}s", None,

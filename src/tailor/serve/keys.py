@@ -111,6 +111,11 @@ class KeyStore:
             return None
         return key
 
+    def active(self, key_id: str) -> ApiKey | None:
+        """The key with this id if it is active (for a credential that names the key, e.g. a report link)."""
+        key = self._current().get(key_id)
+        return key if key is not None and key.active else None
+
     def _current(self) -> dict[str, ApiKey]:
         """The keys as on disk, re-read only when the file's size or mtime changed."""
         try:

@@ -13,6 +13,7 @@ from tailor.serve.keys import KeyStore
 from tailor.serve.knowledge import ServedKnowledgeBase
 from tailor.serve.limits import RateLimiter
 from tailor.serve.metrics import ServeMetrics
+from tailor.serve.report_links import ReportLinks
 from tailor.serve.reports import ReportShelf
 from tailor.serve.uploads import UploadStager
 
@@ -31,3 +32,4 @@ class ServeState:
     uploads: UploadStager
     audit: AuditLog
     ready: threading.Event = field(default_factory=threading.Event)
+    report_links: ReportLinks = field(default_factory=ReportLinks)

@@ -305,12 +305,19 @@ async function loadReports() {
 }
 
 async function openReport(report) {
-  // Fetched with the key and shown from a blob in a sandboxed frame: its scripts get no access to this page.
-  const blob = await (await api(report.url)).blob();
+  // The frame loads the report from its own URL, so its own Content-Security-Policy governs it (a blob: URL
+  // would inherit this page's, which blocks the report's script). The frame cannot send the key, so the URL
+  // carries a one-minute link for this report and key, never the key; sandbox="allow-scripts" without
+  // allow-same-origin gives the report an opaque origin, cut off from this page and its stored key.
   const frame = $("report-frame");
-  if (frame.src) URL.revokeObjectURL(frame.src);
-  frame.src = URL.createObjectURL(new Blob([blob], { type: "text/html" }));
-  frame.hidden = false;
+  try {
+    const link = await (await api(`/v1/reports/${encodeURIComponent(report.name)}/link`, { method: "POST" })).json();
+    frame.src = link.url;
+    frame.hidden = false;
+  } catch (error) {
+    frame.hidden = true;
+    $("reports").append(element("li", { class: "error", role: "alert", text: error.message }));
+  }
 }
 
 // -- wiring -------------------------------------------------------------------------------------
