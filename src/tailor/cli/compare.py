@@ -114,7 +114,7 @@ def compare(
         _print_summary(report)
         print_since(report.get("baseline"))
         console.print(f"\nReport: [bold]{result.paths['html']}[/]  (JSON: {result.paths['json']})")
-    raise typer.Exit(exit_code(gate, failures, report))
+    raise typer.Exit(exit_code(gate, failures, report, as_json))
 
 
 def _apply_tuned(settings: Any, folder: Path, points: list[str]) -> Any:

@@ -33,12 +33,14 @@ def build_gate(fail_on: list[str], minimum: list[str], maximum: list[str], basel
     return Gate(frozenset(fail_on), bounds)
 
 
-def exit_code(gate: Gate, failures: list[str], report: dict[str, Any]) -> int:
-    """4 when a condition failed, one line each on stdout; 3 when a gated run was partial; else 0."""
+def exit_code(gate: Gate, failures: list[str], report: dict[str, Any], as_json: bool) -> int:
+    """4 when a condition failed, one line each on stdout (in the JSON with --json); 3 when a gated run was
+    partial; else 0."""
     from tailor.evaluate.compare.gate import EXIT_GATE
 
+    say = (lambda line: None) if as_json else typer.echo
     for line in failures:
-        typer.echo(f"gate failed: {line}")
+        say(f"gate failed: {line}")
     if failures:
         return EXIT_GATE
     if not gate.active:
@@ -46,9 +48,9 @@ def exit_code(gate: Gate, failures: list[str], report: dict[str, Any]) -> int:
     skipped = len((report.get("questions") or {}).get("errors") or []) + len(
         (report.get("kb") or {}).get("ingest_errors") or [])
     if skipped:
-        typer.echo(f"gate passed on a partial run: {skipped} question line(s) or document(s) were skipped")
+        say(f"gate passed on a partial run: {skipped} question line(s) or document(s) were skipped")
         return EXIT_PARTIAL
-    typer.echo("gate passed")
+    say(f"gate passed: {len(gate.fail_on) + len(gate.bounds)} condition(s)")
     return 0
 
 
