@@ -12,6 +12,7 @@ beyond the interval says that no adaptation helped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -240,6 +241,11 @@ def _absorb(report: Report, arm: str) -> str | None:
     return f"stale until it is retrained ({how})"
 
 
+def _money(value: float) -> str:
+    """Three significant digits, never in exponent form (0.00103, 0.0150, 12.50)."""
+    return f"{value:.{max(2, 2 - math.floor(math.log10(value)))}f}" if value > 0 else "0.00"
+
+
 def beside(report: Report, arm: str) -> str:
     """Cost per 1,000 queries, p50 latency and time to absorb new data of the recommended arm and the best arm
     of each other adapted strategy: what the verdict costs, stated beside it."""
@@ -250,7 +256,7 @@ def beside(report: Report, arm: str) -> str:
         found = []
         cost = ((report.get("cost") or {}).get(name) or {}).get("per_1000_queries")
         if cost is not None:
-            found.append(f"{cost:.4f} {currency} per 1,000 queries".replace("  ", " "))
+            found.append(f"{_money(cost)} {currency} per 1,000 queries".replace("  ", " "))
         p50 = (report.get("latency") or {}).get(name, {}).get("total", {}).get("p50")
         if p50 is not None:
             found.append(f"p50 {p50:.0f} ms")
@@ -275,7 +281,7 @@ def recommend(report: Report) -> dict[str, Any]:
             decided = (rule, finding)
     if decided is None:
         return {"verdict": "no_clear_winner", "arm": None, "adaptation_helped": None, "beside": "",
-                "headline": f"No verdict: no RAG arm was measured on {report['primary_metric']} to compare with.",
+                "headline": f"No verdict: {rag_ties_or_wins(report).because}.",
                 "rules": findings}
     rule, finding = decided
     arm = finding.arm
@@ -285,7 +291,7 @@ def recommend(report: Report) -> dict[str, Any]:
         findings.append({"name": NO_ADAPTATION[0], "description": NO_ADAPTATION[1], "decides": None,
                          "fired": bare.fired, "because": bare.because})
         if bare.fired:
-            headline = f"No adaptation helped: {arm} does not beat the bare model beyond the noise. Of the " \
-                       f"adapted arms: {headline}"
+            headline = f"No adaptation helped: {arm} does not beat the bare model ({_best(report, 'closed_book')}) " \
+                       f"beyond the noise. Among the adapted arms: {headline}"
     return {"verdict": rule.verdict, "arm": arm, "adaptation_helped": None if bare is None else not bare.fired,
             "beside": beside(report, arm), "headline": headline, "rules": findings}
