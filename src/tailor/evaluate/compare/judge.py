@@ -16,6 +16,7 @@ from tailor.evaluate.compare.answering import ArmAnswers
 from tailor.evaluate.compare.cache import AnswerCache, cache_key
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.questions import Question
+from tailor.evaluate.compare.scoring import committed_answer
 from tailor.generate.base import GenerationConfig, GeneratorError
 from tailor.generate.registry import FACTORIES, make_generator
 
@@ -103,10 +104,11 @@ def judge_answers(ctx: RunContext, cache: AnswerCache, questions: Sequence[Quest
         judged = failed = 0
         for done, question in enumerate(answerable):
             answer = arm_answers[question.id]
-            key = cache_key("judge", ctx.config.judge, question.question, question.answers, answer.text)
+            committed = committed_answer(answer.text)  # what every other correctness figure reads
+            key = cache_key("judge", ctx.config.judge, question.question, question.answers, committed)
             verdict = cache.get(key)
             if verdict is None:
-                verdict = judge.judge(question.question, list(question.answers), answer.text).to_dict()
+                verdict = judge.judge(question.question, list(question.answers), committed).to_dict()
                 cache.put(key, f"judge:{name}", verdict)
             if verdict["correct"] is None:
                 failed += 1
