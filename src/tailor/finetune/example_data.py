@@ -72,7 +72,7 @@ def build_example_dataset(train: Sequence[Example], out: Path, data_format: Exam
         "kb": {"uri": kb.uri, "version": kb.version},
         "groups": sorted(readers),
         "document_groups": document_groups,
-        "config": {"data_format": data_format, "top_k": top_k, "seed": seed},
+        "config": {"out": str(out), "data_format": data_format, "top_k": top_k, "seed": seed},
         "documents": {"train": sorted(e.id for e in usable), "validation": []},
         "examples": {"train": len(rows), "validation": 0},
         "by_source": {"train": {"example": len(rows)}, "validation": {}},

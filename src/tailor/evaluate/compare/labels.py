@@ -15,10 +15,15 @@ import numpy as np
 
 from tailor.evaluate.compare.examples import normalise_label
 from tailor.evaluate.compare.scoring import committed_answer
+from tailor.finetune.formats import ANSWER_PREFIX
 
 
 def predicted_label(text: str) -> str:
-    return normalise_label(committed_answer(text))
+    """The label an answer commits to: the first line of its committed part (after a RAFT 'Answer:')."""
+    if ANSWER_PREFIX in text:
+        text = text.rsplit(ANSWER_PREFIX, 1)[1]
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return normalise_label(committed_answer(first))
 
 
 def label_scores(text: str, abstained: bool, gold: str, labels: Sequence[str]) -> dict[str, float]:
