@@ -57,3 +57,13 @@ def test_progress_gives_lines_where_stderr_is_not_a_terminal(monkeypatch):
         assert isinstance(on_progress, PhaseLines)
     with progress(False) as on_progress:
         assert on_progress is None
+
+
+def test_the_eta_counts_the_rate_since_the_first_line():
+    """Answering reports its first batch already done: the ETA is at the rate of the batches after it."""
+    out, clock = io.StringIO(), Clock()
+    report = PhaseLines(Console(file=out, width=200), clock)
+    report("answer: rag", 8, 40)
+    clock.now = 6.0
+    report("answer: rag", 16, 40)
+    assert lines(out) == ["answer: rag: started, 8/40", "answer: rag: 16/40, 6 s so far, about 18 s to go"]

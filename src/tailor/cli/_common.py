@@ -69,24 +69,25 @@ class PhaseLines:
     def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
         self.console = console
         self.clock = clock
-        self.phases: dict[str, tuple[float, float, int]] = {}  # phase -> (started, last line at, tenths shown)
+        # phase -> (first line at, done then, last line at, tenths shown; 11 once it ended)
+        self.phases: dict[str, tuple[float, int, float, int]] = {}
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         now = self.clock()
         finished = done >= total
-        if phase not in self.phases or (self.phases[phase][2] > 10 and not finished):  # new, or begun again
-            self.phases[phase] = (now, now, 11 if finished else 0)
+        if phase not in self.phases or (self.phases[phase][3] > 10 and not finished):  # new, or begun again
+            self.phases[phase] = (now, done, now, 11 if finished else 0)
             self._line(f"{phase}: {'done' if finished else 'started'}, {done}/{total}")
             return
-        started, last, shown = self.phases[phase]
+        started, first, last, shown = self.phases[phase]
         tenths = 10 * done // max(total, 1)
         if finished and shown <= 10:
             self._line(f"{phase}: done, {done}/{total} in {_duration(now - started)}")
-            self.phases[phase] = (started, now, 11)
+            self.phases[phase] = (started, first, now, 11)
         elif not finished and tenths > shown and (shown == 0 or now - last >= self.EVERY_S):
-            eta = (now - started) / max(done, 1) * (total - done)
+            eta = (now - started) / max(done - first, 1) * (total - done)  # at the rate since the first line
             self._line(f"{phase}: {done}/{total}, {_duration(now - started)} so far, about {_duration(eta)} to go")
-            self.phases[phase] = (started, now, tenths)
+            self.phases[phase] = (started, first, now, tenths)
 
     def _line(self, text: str) -> None:
         self.console.print(f"{time.strftime('%H:%M:%S')} {text}", markup=False, highlight=False, soft_wrap=True)
