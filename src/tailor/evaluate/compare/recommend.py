@@ -247,12 +247,16 @@ def _money(value: float) -> str:
 
 
 def beside(report: Report, arm: str) -> str:
-    """Cost per 1,000 queries, p50 latency and time to absorb new data of the recommended arm and the best arm
-    of each other adapted strategy: what the verdict costs, stated beside it."""
-    arms = [arm, *(best for s in ("rag", "finetuned", "hybrid") if (best := _best(report, s)) and best != arm)]
+    """Cost per 1,000 queries, p50 latency and time to absorb new data of the recommended arm, the arms of its
+    strategy that tie it, and the best arm of each other adapted strategy: what the verdict costs, stated
+    beside it (a cheaper arm that ties is a choice the verdict leaves open)."""
+    metric = report["primary_metric"]
+    strategy = next(a["strategy"] for a in report["arms"] if a["name"] == arm)
+    tied = [a for a in _arms(report, strategy) if a != arm and _winner(report, a, arm, metric) is None]
+    others = [best for s in ("rag", "finetuned", "hybrid") if s != strategy and (best := _best(report, s))]
     currency = (report.get("prices") or {}).get("currency", "")
     parts = []
-    for name in arms:
+    for name in (arm, *tied, *others):
         found = []
         cost = ((report.get("cost") or {}).get(name) or {}).get("per_1000_queries")
         if cost is not None:
@@ -263,7 +267,7 @@ def beside(report: Report, arm: str) -> str:
         if absorb := _absorb(report, name):
             found.append(absorb)
         if found:
-            parts.append(f"{name}: " + ", ".join(found))
+            parts.append(f"{name}{f' (ties {arm} on {metric})' if name in tied else ''}: " + ", ".join(found))
     if not (report.get("freshness") or {}).get("arms"):
         parts.append("time to absorb new data not measured (no change set)")
     return "; ".join(parts)
