@@ -130,6 +130,7 @@ def test_fingerprints_read_base_model_kb_adapter_data_and_prompts():
 
 @pytest.mark.parametrize("content, problem", [
     (None, "no report.json there"), ("{", "not a readable report.json"), ('{"metrics": {}}', "no per_question"),
+    ('{"per_question": [{"id": "q1", "question": "x"}, {"id": "q2"}]}', "/per_question/1 is not a question row"),
 ])
 def test_a_bad_baseline_is_one_error_naming_it(tmp_path, content, problem):
     path = tmp_path / "report.json"
@@ -174,3 +175,11 @@ def assert_numbers_point_into(report: dict, html: str, prefix: str) -> None:
         for part in source.strip("/").split("/"):
             document = document[int(part)] if isinstance(document, list) else document[part]
         assert float(html_text.unescape(value)) == pytest.approx(float(document)), source
+
+
+def test_the_primary_metric_leads_each_arm_s_differences():
+    scores = {"accuracy": 1.0, "f1": 0.5, "grounded": 1.0}
+    pairs = [(asked("q1", "x", a=scores, b=scores), asked("q1", "x", a=scores, b=scores))]
+    found = [(d["arm"], d["metric"]) for d in differences(pairs, ["a", "b"], 200, 0, primary="f1")]
+    assert found == [("a", "f1"), ("a", "accuracy"), ("a", "grounded"), ("b", "f1"), ("b", "accuracy"),
+                     ("b", "grounded")]

@@ -43,6 +43,7 @@ class Asked:
 class Baseline:
     source: Path  # its report.json
     report: Report
+    asked: list[Asked]
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -58,14 +59,22 @@ def load_baseline(path: Path) -> Baseline:
         raise ValueError(f"--baseline {file}: not a readable report.json ({exc})") from exc
     if not isinstance(report, dict) or not isinstance(report.get("per_question"), list):
         raise ValueError(f"--baseline {file}: not a tailor compare report (no per_question rows)")
-    return Baseline(file, report)
+    return Baseline(file, report, asked_in_report(report, f"--baseline {file}"))
 
 
-def asked_in_report(report: Report) -> list[Asked]:
-    """The per-question rows of a report.json."""
-    return [Asked(str(row["id"]), str(row["question"]),
-                  {arm: answer.get("scores") or {} for arm, answer in (row.get("answers") or {}).items()})
-            for row in report["per_question"]]
+def asked_in_report(report: Report, where: str = "report.json") -> list[Asked]:
+    """The per-question rows of a report.json (numeric scores only); a row without an id or question is an
+    error naming it."""
+    found = []
+    for i, row in enumerate(report["per_question"]):
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str | int) or not isinstance(
+                row.get("question"), str) or not isinstance(row.get("answers") or {}, dict):
+            raise ValueError(f"{where}: /per_question/{i} is not a question row (id, question, answers)")
+        scores = {arm: {m: float(v) for m, v in ((answer or {}).get("scores") or {}).items()
+                        if isinstance(v, int | float) and not isinstance(v, bool)}
+                  for arm, answer in (row.get("answers") or {}).items() if isinstance(answer, dict)}
+        found.append(Asked(str(row["id"]), row["question"], scores))
+    return found
 
 
 def asked_in_run(questions: Sequence[Question], answers: Mapping[str, ArmAnswers]) -> list[Asked]:
@@ -101,12 +110,14 @@ def change_of(metric: str, low: float, high: float) -> str:
     return "better" if up != (metric in LOWER_IS_BETTER) else "worse"
 
 
-def differences(pairs: Sequence[tuple[Asked, Asked]], arms: Sequence[str], resamples: int,
-                seed: int) -> list[dict[str, Any]]:
-    """Per arm and metric, this run minus the baseline on the matched questions both scored."""
+def differences(pairs: Sequence[tuple[Asked, Asked]], arms: Sequence[str], resamples: int, seed: int,
+                primary: str = "accuracy") -> list[dict[str, Any]]:
+    """Per arm and metric (the primary one first), this run minus the baseline on the matched questions both
+    scored."""
     found = []
     for arm in arms:
-        metrics = sorted({m for old, new in pairs for m in old.scores.get(arm, {}) if m in new.scores.get(arm, {})})
+        metrics = sorted({m for old, new in pairs for m in old.scores.get(arm, {}) if m in new.scores.get(arm, {})},
+                         key=lambda m: (m != primary, m))
         for metric in metrics:
             both = [(old.scores[arm][metric], new.scores[arm][metric]) for old, new in pairs
                     if metric in old.scores.get(arm, {}) and metric in new.scores.get(arm, {})]
@@ -165,7 +176,7 @@ def fingerprints(report: Report) -> dict[str, str]:
                              "kb_version": kb.get("version"), "kb_content": (kb.get("fingerprint") or "")[:12] or None}
     for arm in report.get("arms") or []:
         data_hash = (arm.get("adapter") or {}).get("dataset_hash")
-        found[f"adapter_data.{arm['name']}"] = data_hash[:12] if data_hash else None
+        found[f"adapter_data.{arm.get('name')}"] = data_hash[:12] if data_hash else None
     for arm, prompt in (report.get("prompts") or {}).items():
         found[f"prompt.{arm}"] = prompt
     return {name: str(value) for name, value in found.items() if value is not None}
@@ -178,14 +189,14 @@ def fingerprint_changes(before: Report, after: Report) -> list[dict[str, str | N
 
 
 def ran_arms(report: Report) -> list[str]:
-    return [a["name"] for a in report.get("arms") or [] if a.get("status", "ran") == "ran"]
+    return [a["name"] for a in report.get("arms") or [] if a.get("name") and a.get("status", "ran") == "ran"]
 
 
 def since_baseline(found: Baseline, report: Report, asked: Sequence[Asked], resamples: int,
                    seed: int) -> dict[str, Any]:
     """report.json's "baseline" section: this run (`report`, its questions `asked`) against the baseline."""
     baseline = found.report
-    matching = match(asked_in_report(baseline), asked)
+    matching = match(found.asked, asked)
     old_arms, new_arms = ran_arms(baseline), ran_arms(report)
     both = [arm for arm in new_arms if arm in old_arms]
     return {
@@ -197,7 +208,7 @@ def since_baseline(found: Baseline, report: Report, asked: Sequence[Asked], resa
                       "reworded": matching.reworded},
         "arms": {"added": [a for a in new_arms if a not in old_arms],
                  "dropped": [a for a in old_arms if a not in new_arms]},
-        "differences": differences(matching.pairs, both, resamples, seed),
+        "differences": differences(matching.pairs, both, resamples, seed, report.get("primary_metric", "accuracy")),
         "verdict": verdict_change(baseline, report),
         "fingerprints": fingerprint_changes(baseline, report),
     }
