@@ -25,6 +25,8 @@ from tailor.records import Document
         ("Orders of three looms receive a 5% discount.", "5%", "what percentage"),
         ("This underground water is called groundwater.", "groundwater", "what"),
         ("Every trip is booked in TripLedger by the traveller.", "TripLedger", "what"),
+        ("The price had risen from US$3 per barrel.", "US$3", "how much"),
+        ("The Franks, as the Byzantines called them, were Normans in 1050.", "1050", "what year"),  # not "them"
     ],
 )
 def test_find_span(sentence, span, phrase):

@@ -29,7 +29,7 @@ from tailor.finetune.fact_filter import (
     strip_reference_markers,
 )
 from tailor.finetune.qa_records import QAPair, WriterReport
-from tailor.generate.sentences import split_sentences
+from tailor.generate.sentences import STOPWORDS, split_sentences
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _NUMBER_WORDS = (
@@ -42,7 +42,8 @@ _UNITS = (
 )
 # (kind, question phrase, pattern), in order of preference: the first kind found in a sentence wins.
 SPANS: list[tuple[str, str, re.Pattern[str]]] = [
-    ("money", "how much", re.compile(r"(?:EUR|USD|GBP|€|\$)\s?\d[\d,.]*\d(?:\s(?:million|thousand))?|(?:EUR|USD|GBP|€|\$)\s?\d")),
+    ("money", "how much", re.compile(
+        r"(?:EUR|USD|GBP|€|(?:US|A|C)?\$)\s?\d[\d,.]*\d(?:\s(?:million|thousand|billion))?|(?:EUR|USD|GBP|€|(?:US|A|C)?\$)\s?\d")),
     ("date", "when", re.compile(rf"\b\d{{1,2}} (?:{_MONTHS})(?: \d{{4}})?\b|\b(?:{_MONTHS}) \d{{4}}\b|\b\d{{4}}-\d\d-\d\d\b")),
     ("percent", "what percentage", re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:%|per ?cent\b)")),
     ("quantity", "how many {unit}", re.compile(rf"\b(?:\d[\d,.]*|(?:{_NUMBER_WORDS}))\s?(?P<unit>{_UNITS})\b")),
@@ -86,6 +87,8 @@ def spans(sentence: str) -> Iterator[tuple[int, int, str, int]]:
                     continue
             unit = match.groupdict().get("unit") or ""
             if kind == "count" and unit in VERB_FORMS:  # "Figure 2 shows", not a count of shows
+                continue
+            if kind == "term" and match.group().split()[0] in STOPWORDS:  # "as they called them"
                 continue
             yield start, end, phrase.format(unit=re.sub(r"^(\w+?)s?$", r"\1s", unit) if unit else ""), rank
 
