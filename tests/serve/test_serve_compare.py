@@ -3,6 +3,7 @@ listed with the others."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -36,10 +37,11 @@ def test_an_admin_runs_a_compare_and_its_report_is_listed(server: str, keys: Key
         job = wait_done(client, started.json()["id"], admin)
         assert job["status"] == "succeeded", job
         result = job["result"]
-        assert result["report"] == "/reports/leave-check/report.html"
+        assert re.fullmatch(r"leave-check-[0-9a-f]{8}", result["name"])  # a random suffix: no name collides
+        assert result["report"] == f"/reports/{result['name']}/report.html"
         assert result["recommendation"]["verdict"] and result["metrics"]["rag_extractive"]["accuracy"]["mean"] == 1.0
         assert job["progress"]["answer: rag_extractive"] == {"done": 2, "total": 2}
-        assert "leave-check" in [r["name"] for r in client.get("/v1/reports", headers=admin).json()]
+        assert result["name"] in [r["name"] for r in client.get("/v1/reports", headers=admin).json()]
         page = client.get(result["report"], headers=admin)
         assert page.status_code == 200 and "rag_extractive" in page.text
 
@@ -88,7 +90,7 @@ def test_a_key_cannot_make_a_compare_read_groups_it_does_not_hold(server: str, s
                                    json={**body, "name": f"probe-{i}", "settings": {**EXTRACTIVE, **body.get("settings", {})}})
             assert response.status_code == 403, (body, response.text)
             assert response.json()["error"]["param"] == field
-            assert not (reports / f"probe-{i}").exists()  # refused before any work: no report folder
+            assert not list(reports.glob(f"probe-{i}-*"))  # refused before any work: no report folder
         # a gold document outside the key's groups reads exactly as one that does not exist
         hidden = client.post("/v1/compare", headers=public_admin, json={
             "questions": [{**QUESTIONS[0], "doc_ids": ["hr/falcon-bonus.md"]}], "settings": EXTRACTIVE})
@@ -106,9 +108,10 @@ def test_a_compare_run_and_its_report_are_seen_only_by_keys_holding_its_groups(s
         assert started.status_code == 202, started.text
         job = wait_done(client, started.json()["id"], admin)
         assert job["status"] == "succeeded" and "hr" in job["groups"]  # with the defaults' (probes as public)
-        assert "12 percent" in client.get("/reports/hr-run/report.json", headers=admin).text
-        for path in (f"/v1/compare/{job['id']}", "/reports/hr-run/report.json", "/reports/hr-run/report.html"):
+        name = job["result"]["name"]
+        assert "12 percent" in client.get(f"/reports/{name}/report.json", headers=admin).text
+        for path in (f"/v1/compare/{job['id']}", f"/reports/{name}/report.json", f"/reports/{name}/report.html"):
             hidden = client.get(path, headers=public_admin)
             assert hidden.status_code == 404 and "12 percent" not in hidden.text, path
-        assert "hr-run" not in [r["name"] for r in client.get("/v1/reports", headers=public_admin).json()]
-        assert client.get("/reports/hr-run/.access.json", headers=admin).status_code == 404
+        assert name not in [r["name"] for r in client.get("/v1/reports", headers=public_admin).json()]
+        assert client.get(f"/reports/{name}/.access.json", headers=admin).status_code == 404

@@ -1,9 +1,15 @@
-"""Any server that speaks the OpenAI chat-completions API (OpenAI, vLLM, llama.cpp, Ollama, ...)."""
+"""Any server that speaks the OpenAI chat-completions API (OpenAI, vLLM, llama.cpp, Ollama, ...).
+
+What a server answers besides a completion (an error body, a malformed reply) is never put into an error
+message: messages reach callers of `tailor serve` (a compare report's skip reasons, an answer's 502), so
+they carry the HTTP status and a short reason, and the body goes to the log (`tailor.generate`).
+"""
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
 import time
 from collections.abc import Generator as PyGenerator
@@ -24,6 +30,7 @@ from tailor.generate.base import (
 )
 
 MAX_RETRY_AFTER_S = 60.0
+log = logging.getLogger("tailor.generate")
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -63,23 +70,30 @@ class OpenAICompatGenerator:
         self,
         base_url: str,
         model: str,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str | None = "OPENAI_API_KEY",
         timeout_s: float = 60,
         max_retries: int = 3,
         backoff_s: float = 0.5,
+        label: str | None = None,
     ) -> None:
+        """`api_key_env`: the env var whose value is sent as the bearer key (None: no key); `label`: what
+        messages and the generator's name call the server (a named endpoint: its name, not its URL)."""
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
-        self.name = f"openai:{self.base_url}#{model}"
+        self.label = label or self.base_url
+        self.name = f"openai:{self.label}#{model}"
         self._client = httpx.Client(timeout=timeout_s)
 
     def _headers(self) -> dict[str, str]:
-        key = os.environ.get(self.api_key_env)
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
         return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _logged(self, what: str, body: str) -> None:
+        log.warning("%s (%s): %s", what, self.base_url, body[:2000])
 
     def _payload(self, messages: list[Message], config: GenerationConfig, stream: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -99,23 +113,23 @@ class OpenAICompatGenerator:
         return payload
 
     def _status_error(self, response: httpx.Response, attempts: int) -> GeneratorError:
-        code, detail = response.status_code, _server_message(response)
+        code = response.status_code
+        self._logged(f"{self.label} answered HTTP {code}", _server_message(response))
         if code in (401, 403):
-            unset = "" if os.environ.get(self.api_key_env) else " (it is not set)"
-            return GeneratorError(
-                f"authentication failed for {self.base_url}: check ${self.api_key_env}{unset} [{code}: {detail}]"
-            )
+            key = f"${self.api_key_env}" if self.api_key_env else "its key (none is configured)"
+            unset = " (it is not set)" if self.api_key_env and not os.environ.get(self.api_key_env) else ""
+            return GeneratorError(f"authentication failed for {self.label}: check {key}{unset} [HTTP {code}]")
         if code == 404:
             return GeneratorError(
-                f"{self.base_url} answered 404 for model {self.model!r}: {detail}; check the base URL and model name"
+                f"{self.label} answered 404 for model {self.model!r}; check the base URL and model name"
             )
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        return GeneratorError(f"{self.base_url} answered HTTP {code}{tries}: {detail}")
+        return GeneratorError(f"{self.label} answered HTTP {code}{tries}")
 
     def _broken(self, exc: httpx.TransportError) -> GeneratorError:
         if isinstance(exc, httpx.TimeoutException):
-            return GeneratorError(f"{self.base_url} did not answer within {self.timeout_s}s")
-        return GeneratorError(f"connection to {self.base_url} failed: {exc}")
+            return GeneratorError(f"{self.label} did not answer within {self.timeout_s}s")
+        return GeneratorError(f"connection to {self.label} failed: {exc}")
 
     def _wait(self, attempt: int, response: httpx.Response | None = None) -> None:
         asked = _retry_after(response) if response is not None else None
@@ -128,17 +142,17 @@ class OpenAICompatGenerator:
                 "POST", f"{self.base_url}/chat/completions", json=payload, headers=self._headers()
             )
         except httpx.InvalidURL as exc:
-            raise GeneratorError(f"invalid base URL {self.base_url!r}: {exc}") from exc
+            raise GeneratorError(f"invalid base URL of {self.label}: {exc}") from exc
         attempt = 0
         while True:
             last = attempt >= self.max_retries
             try:
                 response = self._client.send(request, stream=True)
             except httpx.UnsupportedProtocol as exc:
-                raise GeneratorError(f"invalid base URL {self.base_url!r}: {exc}") from exc
+                raise GeneratorError(f"invalid base URL of {self.label}: {exc}") from exc
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
-                    raise GeneratorError(f"cannot connect to {self.base_url}: {exc}") from exc
+                    raise GeneratorError(f"cannot connect to {self.label}: {exc}") from exc
                 self._wait(attempt)
             except httpx.TransportError as exc:
                 if last or isinstance(exc, httpx.TimeoutException):
@@ -165,9 +179,8 @@ class OpenAICompatGenerator:
             except httpx.TransportError as exc:
                 raise self._broken(exc) from exc
             except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-                raise GeneratorError(
-                    f"malformed response from {self.base_url}: {response.text[:300]!r}"
-                ) from exc
+                self._logged(f"malformed response from {self.label}", response.text)
+                raise GeneratorError(f"malformed response from {self.label}: no chat completion in it") from exc
         text, hit_stop = cut_at_stop(text, config.stop)
         usage = body.get("usage") or {}
         return Generation(
@@ -217,12 +230,14 @@ class OpenAICompatGenerator:
                     return
                 try:
                     chunk = json.loads(data)
-                except ValueError as exc:
-                    raise GeneratorError(f"malformed event from {self.base_url}: {data[:300]!r}") from exc
+                except ValueError:
+                    chunk = None
                 if not isinstance(chunk, dict):
-                    raise GeneratorError(f"malformed event from {self.base_url}: {data[:300]!r}")
+                    self._logged(f"malformed event from {self.label}", data)
+                    raise GeneratorError(f"malformed event from {self.label}: not a JSON object")
                 if chunk.get("error"):
-                    raise GeneratorError(f"{self.base_url} reported an error mid-stream: {chunk['error']}")
+                    self._logged(f"{self.label} reported an error mid-stream", json.dumps(chunk["error"]))
+                    raise GeneratorError(f"{self.label} reported an error mid-stream")
                 yield chunk
         except httpx.TransportError as exc:
             raise self._broken(exc) from exc

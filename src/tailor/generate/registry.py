@@ -1,9 +1,15 @@
-"""Build a generator from a spec string: "hf:<id-or-path>" (bare "hf": the bundled default model) or
-"openai:<base_url>#<model>"."""
+"""Build a generator from a spec string: "hf:<id-or-path>" (bare "hf": the bundled default model),
+"openai:<base_url>#<model>" or "openai:<endpoint>#<model>".
+
+A URL is the operator's own choice (the CLI): the key sent is $OPENAI_API_KEY. A named endpoint is one
+registered by the program's config (`tailor serve`: `serve.endpoints`): its URL and the env var of its key
+come from there, so a spec naming it never says where a request goes or which key it carries.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tailor.base_models import DEFAULT_BASE_MODEL
@@ -26,18 +32,55 @@ def _hf(target: str, options: GeneratorOptions) -> Generator:
     return HFGenerator(target or DEFAULT_BASE_MODEL, adapter=options.adapter, quantize=options.quantize, batch_size=options.batch_size)
 
 
+ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A named OpenAI-compatible server: its base URL, the env var holding its key (None: no key is sent),
+    the models it may be asked for (None: any)."""
+
+    url: str
+    api_key_env: str | None = None
+    models: tuple[str, ...] | None = None
+
+    def offers(self, model: str) -> bool:
+        return bool(model) and (self.models is None or model in self.models)
+
+
+ENDPOINTS: dict[str, Endpoint] = {}
+"""Named endpoints `openai:<name>#<model>` resolves, registered by `register_endpoints`."""
+
+
+def register_endpoints(endpoints: Mapping[str, Endpoint]) -> None:
+    """Make `openai:<name>#<model>` reach these endpoints (a name registered again takes the new one)."""
+    for name in endpoints:
+        if not ENDPOINT_NAME.match(name):
+            raise ValueError(f"endpoint name {name!r}: letters, digits, '.', '_' and '-' only")
+    ENDPOINTS.update(endpoints)
+
+
 def _openai(target: str, options: GeneratorOptions) -> Generator:
     from tailor.generate.openai_compat import OpenAICompatGenerator
 
-    base_url, _, model = target.partition("#")
-    model = model or options.model
+    where, _, model = target.partition("#")
+    model = model or options.model or ""
     if not model:
-        raise GeneratorError(f"no model named for openai:{target}; use 'openai:<base_url>#<model>'")
+        raise GeneratorError(f"no model named for openai:{target}; use 'openai:<base_url or endpoint>#<model>'")
     if options.adapter:
         raise GeneratorError("an adapter can only be loaded onto an hf: model")
     if options.quantize:
         raise GeneratorError("quantize applies to hf: models; an endpoint quantises on its own side")
-    return OpenAICompatGenerator(base_url, model)
+    endpoint = ENDPOINTS.get(where)
+    if endpoint is not None:
+        if not endpoint.offers(model):
+            raise GeneratorError(f"endpoint {where!r} offers no model {model!r} (it offers {list(endpoint.models or [])})")
+        return OpenAICompatGenerator(endpoint.url, model, api_key_env=endpoint.api_key_env, label=where)
+    if "://" not in where:
+        known = ", ".join(sorted(ENDPOINTS)) or "none"
+        raise GeneratorError(f"openai:{where}: no endpoint of that name (configured: {known}); "
+                             "give 'openai:<base_url>#<model>' or configure it")
+    return OpenAICompatGenerator(where, model)
 
 
 FACTORIES: dict[str, Callable[[str, GeneratorOptions], Generator]] = {

@@ -53,6 +53,13 @@ AdapterCheck = Callable[[AdapterEntry, Sequence[str]], None]
 ADAPTER_REF = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(@(\d+|latest|promoted))?$")
 
 
+def adapter_refusal(exc: PermissionError) -> str:
+    """Why a caller may not use an adapter, naming neither the groups it lacks nor the adapter's."""
+    if isinstance(exc, AdapterAccessError):
+        return f"adapter {exc.ref} was trained on documents of groups this key does not all hold"
+    return "this key may not use that adapter"
+
+
 @dataclass(frozen=True)
 class ModelName:
     strategy: str
@@ -177,7 +184,7 @@ class Answerer:
         try:
             resolved = self.catalog.resolve(model, caller.groups)
         except PermissionError as exc:
-            self.recorder.record_refusal(question, str(exc), strategy=model.strategy, generator="",
+            self.recorder.record_refusal(question, adapter_refusal(exc), strategy=model.strategy, generator="",
                                          caller=caller.id, groups=caller.groups,
                                          kb_version=self.catalog.kb.version, adapter=model.adapter)
             raise

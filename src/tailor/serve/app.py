@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from tailor.audit import AuditLog, default_audit_dir
 from tailor.finetune.registry import AdapterRegistry
+from tailor.generate.registry import register_endpoints
 from tailor.kb.embedding import Embedder
 from tailor.serve.answering import Answerer, ModelName, StrategyCatalog
 from tailor.serve.config import ServeSettings
@@ -49,6 +50,7 @@ class ServeApp(FastAPI):
 
 def build_state(kb_uri: str | Path, settings: ServeSettings, embedder: Embedder | None = None) -> ServeState:
     config = settings.serve
+    register_endpoints({name: endpoint.endpoint() for name, endpoint in config.endpoints.items()})
     onnx_cache = config.home / "models" / "onnx" if config.query_runtime == "onnx" else None
     kb = ServedKnowledgeBase.open(str(kb_uri), settings.kb, embedder, onnx_cache)
     trail = AuditLog.open(config.audit_dir or default_audit_dir(kb_uri), settings.audit)

@@ -3,59 +3,23 @@
 A run answers each question as its `groups`, trains on `training.groups`, probes leaks as
 `probes.leak_caller_groups` with an adapter trained on `probes.leak_adapter.groups`, and may reuse
 registry adapters (`arms[].adapter`). Every one of those groups must be a group of the calling key,
-every gold document id one it can read, and no field may name a file or folder on the server.
-The run's groups (their union) are recorded with its job and its report.
+and every gold document id one it can read; every field naming a model, file or endpoint takes only names
+the server offers (`tailor.serve.request_names`). The run's groups (their union) are recorded with its job
+and its report, and its report describes the knowledge base through their documents only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from tailor.evaluate.compare import CompareConfig
 from tailor.evaluate.compare.config import TRAIN
 from tailor.evaluate.compare.questions import Question
 from tailor.finetune.registry import AdapterAccessError, AdapterRegistry, require_adapter_access
 from tailor.serve.access import require_within
-from tailor.serve.answering import ADAPTER_REF
+from tailor.serve.answering import ADAPTER_REF, adapter_refusal
 from tailor.serve.errors import ApiError
 from tailor.serve.keys import ApiKey
-
-SERVER_PATHS = {  # settings that name files or folders on the server: fixed by the server, never by a request
-    "": ("docs", "kb", "questions", "changes", "out", "home"),
-    "probes": ("general_text", "general_questions"),
-    "scratch": ("out", "kb", "general_text"),
-    "training.finetune": ("dataset", "home", "run_dir"),
-    "probes.leak_adapter.finetune": ("dataset", "home", "run_dir"),
-}
-MODEL_FIELDS = ("base_model", "judge")  # model specs: a hub id or a bundled name, never a server path
-
-
-def _section(settings: dict[str, Any], dotted: str) -> dict[str, Any]:
-    for part in filter(None, dotted.split(".")):
-        settings = settings.get(part) if isinstance(settings.get(part), dict) else {}
-    return settings
-
-
-def _is_path(spec: object) -> bool:
-    text = str(spec).removeprefix("hf:")
-    return text.startswith(("/", "~", ".", "\\")) or ".." in text or text.endswith((".jinja", ".gguf"))
-
-
-def refuse_server_paths(settings: dict[str, Any]) -> None:
-    """422 naming the first setting that points at a file or folder of the server."""
-    for section, names in SERVER_PATHS.items():
-        given = sorted(set(_section(settings, section)) & set(names))
-        if given:
-            field = ".".join(filter(None, ("settings", section, given[0])))
-            raise ApiError(422, f"{field}: paths on the server are set by the server, not by a request", field)
-    specs = [(f"settings.{name}", settings.get(name)) for name in MODEL_FIELDS]
-    for i, arm in enumerate(settings.get("arms") or []):
-        if isinstance(arm, dict):
-            specs += [(f"settings.arms[{i}].{name}", arm.get(name)) for name in ("generator", "template")]
-    for field, spec in specs:
-        if spec is not None and _is_path(spec):
-            raise ApiError(422, f"{field}: {spec!r} names a path on the server; give a model or template name", field)
 
 
 def _listed(value: object, field: str) -> tuple[str, ...]:
@@ -78,7 +42,7 @@ def _adapter_groups(ref: str, field: str, registry: AdapterRegistry, key: ApiKey
     try:
         require_adapter_access(entry, key.groups)
     except AdapterAccessError as exc:
-        raise ApiError(403, f"{field}: {exc}", field) from exc
+        raise ApiError(403, f"{field}: {adapter_refusal(exc)}", field) from exc
     return tuple(sorted(entry.groups or ()))
 
 

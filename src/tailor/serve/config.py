@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from tailor.audit import AuditConfig
 from tailor.config_files import ConfigFileError, read_mapping, validate
+from tailor.generate.registry import ENDPOINT_NAME, Endpoint
 from tailor.generate.strategies import AskConfig
 from tailor.home import default_home
 from tailor.kb.config import KBConfig
@@ -39,6 +40,20 @@ class LimitsConfig(BaseModel):
     burst: int = Field(60, ge=1, description="Requests a key may make at once before the rate applies")
     answer_timeout_s: float = Field(120, gt=0, description="Longest time an answer may take (504 past it)")
     max_question_chars: int = Field(4000, ge=1, description="Longest question (or chat message) accepted")
+
+
+class EndpointConfig(BaseModel):
+    """An OpenAI-compatible server a compare request may pick by name (`openai:<name>#<model>`); its key,
+    read from `api_key_env`, is sent to `url` only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: HttpUrl = Field(description="Base URL, e.g. https://api.openai.com/v1")
+    api_key_env: str | None = Field(None, description="Env var holding this endpoint's key; None: no key is sent")
+    models: list[str] | None = Field(None, description="The models a request may name; None: any")
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(str(self.url).rstrip("/"), self.api_key_env, tuple(self.models) if self.models else None)
 
 
 class ServeConfig(BaseModel):
@@ -69,7 +84,26 @@ class ServeConfig(BaseModel):
         10, ge=0, le=19, description="Ingestion and compare jobs run this much nicer than requests (0: same priority), "
         "so that a job embedding on the same cores slows answers less",
     )
+    endpoints: dict[str, EndpointConfig] = Field(
+        {}, description="OpenAI-compatible servers a compare request may name (`openai:<name>#<model>`); a request "
+        "never gives a URL, and each key goes only to its own endpoint",
+    )
+    rerankers: list[str] = Field(
+        [], description="Cross-encoders (hub ids or folders) a compare request may name in `retrieval.reranker`",
+    )
+    public_metrics: bool = Field(
+        False, description="Serve /metrics without a key (request counts, latencies, abstentions; no document "
+        "text); off: any valid key",
+    )
     limits: LimitsConfig = LimitsConfig()
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoint_names(cls, endpoints: dict[str, EndpointConfig]) -> dict[str, EndpointConfig]:
+        for name in endpoints:
+            if not ENDPOINT_NAME.match(name):
+                raise ValueError(f"endpoint name {name!r}: letters, digits, '.', '_' and '-' only")
+        return endpoints
 
     @property
     def keys_file(self) -> Path:

@@ -23,13 +23,23 @@ def _json_schema(text: str, spec: FormatSpec) -> str | None:
     if spec.json_schema is None:
         return None
     import jsonschema
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
 
     try:
-        jsonschema.validate(json.loads(text), spec.json_schema)
+        answer = json.loads(text)
     except json.JSONDecodeError:
         return "not JSON"
+    # An empty registry: a `$ref` resolves inside the schema only, never by fetching a URL (jsonschema's default)
+    kind = jsonschema.validators.validator_for(spec.json_schema)
+    kind.check_schema(spec.json_schema)  # as jsonschema.validate does
+    validator = kind(spec.json_schema, registry=Registry())
+    try:
+        validator.validate(answer)
     except jsonschema.ValidationError as exc:
         return f"JSON schema: {exc.message}"
+    except Unresolvable as exc:
+        return f"JSON schema: $ref {exc.ref!r} is not inside the schema"
     return None
 
 
