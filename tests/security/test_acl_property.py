@@ -1,6 +1,7 @@
 """Property: whatever the corpus, its documents' groups and the keys, no byte of a document outside a key's
 groups reaches that key, by any route: answers (every strategy, streamed or not, native and OpenAI),
-document reads, jobs, audit rows, compare runs and their reports.
+document reads, jobs, audit rows, compare runs and their reports. Nor does a path of the server reach a key
+that is not an admin's (a citation's or hit's source, a generator's folder).
 
 Each example starts a real server over an empty knowledge base; an owner key holding every group uploads
 the documents (jobs) and runs a compare over all of them (a report), then every drawn key walks every
@@ -96,10 +97,11 @@ def upload_and_compare(base: str, owner: str, docs: list[SecretDoc]) -> tuple[li
     assert started.status_code == 202, started.text
     compare_job = started.json()["id"]
     deadline = time.monotonic() + 120
-    while httpx.get(f"{base}/v1/compare/{compare_job}", headers=header).json()["status"] in ("queued", "running"):
+    while (run := httpx.get(f"{base}/v1/compare/{compare_job}", headers=header).json())["status"] in (
+            "queued", "running"):
         assert time.monotonic() < deadline, "the compare job did not finish"
         time.sleep(0.2)
-    return [*jobs, compare_job], "acl-run"
+    return [*jobs, compare_job], run["result"]["name"]
 
 
 def responses_seen_by(base: str, key: str, docs: list[SecretDoc], jobs: list[str],
@@ -148,11 +150,13 @@ def check_no_leak(tmp_path, embedder, docs: list[SecretDoc], keys: list[DrawnKey
         jobs, report = upload_and_compare(base, owner, docs)
         owner_sees = "\n".join(body for _, body in responses_seen_by(base, owner, docs, jobs, report))
         assert all(d.codeword in owner_sees for d in docs)  # the secrets are findable: the check can fail
+        assert str(tmp_path) in owner_sees  # and so are the server's paths (the report's knowledge base)
         for key, secret_key in zip(keys, issued, strict=True):
             hidden = hidden_from(key, docs)
             for request, body in responses_seen_by(base, secret_key, docs, jobs, report):
                 leaked = [s for s in hidden if s in body and s not in request]  # an echo of the request is none
                 assert not leaked, f"key {key} saw {leaked}: {request} -> {body[:400]}"
+                assert key.admin or str(tmp_path) not in body.replace("\\/", "/"), f"server path: {request}"
 
 
 SETTINGS = {"deadline": None, "phases": [Phase.explicit, Phase.generate],  # a server per example: no shrinking

@@ -243,7 +243,8 @@ def test_validation_errors_name_the_field(server, keys):
 
 def test_metrics_count_requests_per_route_and_time_answers_per_stage(server, keys):
     ask(server, keys.public, "How much does the S200 loom cost?")
-    text = httpx.get(f"{server}/metrics").text
+    assert httpx.get(f"{server}/metrics").status_code == 401  # serve.public_metrics is off
+    text = httpx.get(f"{server}/metrics", headers=H(keys.public)).text
     assert 'tailor_requests_total{method="POST",route="/v1/ask",status="200"}' in text
     assert 'tailor_request_seconds_bucket{le="0.005",method="POST",route="/v1/ask"}' in text
     assert 'tailor_answer_stage_seconds_count{stage="retrieve",strategy="rag"}' in text

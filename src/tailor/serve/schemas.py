@@ -9,8 +9,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailor.records import Answer
-
 STRICT = ConfigDict(extra="forbid", strict=True)
 
 
@@ -33,7 +31,7 @@ class CitationOut(BaseModel):
     chunk_id: str
     doc_id: str
     title: str
-    source: str
+    source: str = Field(description="Where the document came from: a server path for admin keys, else its id")
     start: int = Field(description="Character offset of the quote in the document text")
     end: int
     quote: str
@@ -47,7 +45,7 @@ class HitOut(BaseModel):
     chunk: dict[str, Any]
     score: float
     doc_title: str
-    doc_source: str
+    doc_source: str = Field(description="Where the document came from: a server path for admin keys, else its id")
     scores: dict[str, float] = {}
     ranks: dict[str, int] = {}
 
@@ -64,13 +62,9 @@ class AnswerOut(BaseModel):
     tokens_out: int = 0
     timings_ms: dict[str, float] = {}
     strategy: str
-    generator: str
+    generator: str = Field(description="The model that answered; for other than admin keys without its location")
     model: str = Field(description="The strategy name as asked, e.g. hybrid:support-bot")
     adapter: str | None = Field(None, description="The adapter version that answered, e.g. support-bot@3")
-
-    @classmethod
-    def of(cls, answer: Answer, model: str, adapter: str | None) -> AnswerOut:
-        return cls.model_validate({**answer.to_dict(), "model": model, "adapter": adapter})
 
 
 class TextPart(BaseModel):

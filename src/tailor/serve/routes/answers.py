@@ -1,20 +1,46 @@
 """What the answering routes share: resolve a model for a caller, answer in a thread under the time
-limit, and drive a stream into events. Errors become the 4xx/5xx a client can act on."""
+limit, drive a stream into events, and show the answer as the caller may see it (`answer_record`).
+Errors become the 4xx/5xx a client can act on."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
 
 import anyio
 
 from tailor.generate.base import GeneratorError
 from tailor.records import Answer
-from tailor.serve.answering import AskSettings, ModelName, Resolved
+from tailor.serve.answering import AskSettings, ModelName, Resolved, adapter_refusal
 from tailor.serve.errors import ApiError, invalid
 from tailor.serve.keys import ApiKey
 from tailor.serve.state import ServeState
+
+
+def public_generator(name: str, adapter: str | None) -> str:
+    """A generator's name without what locates it on the server (folders, endpoint URLs): its kind and
+    model name, and the adapter by its registry reference."""
+    kind, _, target = name.partition("+adapter:")[0].partition(":")
+    where, _, model = target.partition("#")
+    shown = f"{kind}:{model or PurePath(where).name}" if target else kind
+    return f"{shown}+adapter:{adapter}" if adapter else shown
+
+
+def answer_record(answer: Answer, caller: ApiKey, adapter: str | None) -> dict[str, Any]:
+    """The answer as `caller` may see it. Where a document and a model live on the server is for admin keys
+    only: another key gets each citation's and hit's document id for its source (as /v1/documents does)
+    and the generator by name."""
+    record = answer.to_dict()
+    if not caller.admin:
+        for citation in record["citations"]:
+            citation["source"] = citation["doc_id"]
+        for hit in record["hits"]:
+            hit["doc_source"] = hit["chunk"]["doc_id"]
+        record["generator"] = public_generator(record["generator"], adapter)
+    return record
 
 
 def check_question(state: ServeState, question: str, field: str) -> str:
@@ -38,7 +64,7 @@ def prepare(
     try:
         return state.answerer.prepare(name, caller, settings, question)
     except PermissionError as exc:
-        raise ApiError(403, f"{field}: {exc}", field) from exc
+        raise ApiError(403, f"{field}: {adapter_refusal(exc)}", field) from exc
     except LookupError as exc:
         raise ApiError(404, f"{field}: {exc}", field) from exc
     except ValueError as exc:

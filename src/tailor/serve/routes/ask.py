@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tailor.serve.answering import AskSettings
 from tailor.serve.auth import Caller, State
 from tailor.serve.errors import error_body
-from tailor.serve.routes.answers import StreamEvent, answer, check_question, prepare, stream_events
+from tailor.serve.keys import ApiKey
+from tailor.serve.routes.answers import (
+    StreamEvent,
+    answer,
+    answer_record,
+    check_question,
+    prepare,
+    stream_events,
+)
 from tailor.serve.schemas import AnswerOut, AskRequest
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -25,12 +33,12 @@ def _sse(event: str, payload: object) -> str:
     return f"event: {event}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-def _ask_events(events: Iterator[StreamEvent], model: str, adapter: str | None) -> Iterator[str]:
+def _ask_events(events: Iterator[StreamEvent], model: str, adapter: str | None, caller: ApiKey) -> Iterator[str]:
     for event in events:
         if event.text is not None:
             yield _sse("token", {"text": event.text})
         elif event.answer is not None:
-            yield _sse("answer", AnswerOut.of(event.answer, model, adapter).model_dump())
+            yield _sse("answer", {**answer_record(event.answer, caller, adapter), "model": model, "adapter": adapter})
         else:
             yield _sse("error", error_body(500, event.error or "the answer failed"))
 
@@ -44,8 +52,8 @@ async def ask(body: AskRequest, caller: Caller, state: State) -> JSONResponse | 
     resolved = prepare(state, model, "strategy", caller, settings, question)
     if body.stream:
         events = stream_events(state, question, resolved, caller)
-        return StreamingResponse(_ask_events(events, model, resolved.adapter), media_type="text/event-stream",
+        return StreamingResponse(_ask_events(events, model, resolved.adapter, caller), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
     result = await answer(state, question, resolved, caller)
     # The record is already checked; JSONResponse skips a second validation against AnswerOut (the schema).
-    return JSONResponse({**result.to_dict(), "model": model, "adapter": resolved.adapter})
+    return JSONResponse({**answer_record(result, caller, resolved.adapter), "model": model, "adapter": resolved.adapter})

@@ -22,7 +22,15 @@ from tailor.records import Answer
 from tailor.serve.answering import AskSettings
 from tailor.serve.auth import Caller, State
 from tailor.serve.errors import ApiError, error_body
-from tailor.serve.routes.answers import StreamEvent, answer, check_question, prepare, stream_events
+from tailor.serve.keys import ApiKey
+from tailor.serve.routes.answers import (
+    StreamEvent,
+    answer,
+    answer_record,
+    check_question,
+    prepare,
+    stream_events,
+)
 from tailor.serve.schemas import ChatRequest
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -40,10 +48,11 @@ def _usage(answer: Answer) -> dict[str, int]:
             "total_tokens": answer.tokens_in + answer.tokens_out}
 
 
-def _extras(answer: Answer, adapter: str | None) -> dict[str, Any]:
+def _extras(answer: Answer, adapter: str | None, caller: ApiKey) -> dict[str, Any]:
+    record = answer_record(answer, caller, adapter)
     return {
-        "citations": [c.to_dict() for c in answer.citations],
-        "tailor": {"abstained": answer.abstained, "strategy": answer.strategy, "generator": answer.generator,
+        "citations": record["citations"],
+        "tailor": {"abstained": answer.abstained, "strategy": answer.strategy, "generator": record["generator"],
                    "adapter": adapter, "timings_ms": answer.timings_ms},
     }
 
@@ -52,7 +61,8 @@ def _head(model: str) -> dict[str, Any]:
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model}
 
 
-def _chunks(events: Iterator[StreamEvent], model: str, adapter: str | None, usage: bool) -> Iterator[str]:
+def _chunks(events: Iterator[StreamEvent], model: str, adapter: str | None, usage: bool,
+            caller: ApiKey) -> Iterator[str]:
     head = {**_head(model), "object": "chat.completion.chunk"}
 
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
@@ -63,7 +73,7 @@ def _chunks(events: Iterator[StreamEvent], model: str, adapter: str | None, usag
         if event.text is not None:
             yield chunk([{"index": 0, "delta": {"content": event.text}, "finish_reason": None}])
         elif event.answer is not None:
-            yield chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}], **_extras(event.answer, adapter))
+            yield chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}], **_extras(event.answer, adapter, caller))
             if usage:
                 yield chunk([], usage=_usage(event.answer))
         else:
@@ -80,7 +90,7 @@ async def chat_completions(body: ChatRequest, caller: Caller, state: State) -> d
     if body.stream:
         usage = bool(body.stream_options and body.stream_options.include_usage)
         events = stream_events(state, question, resolved, caller)
-        return StreamingResponse(_chunks(events, body.model, resolved.adapter, usage),
+        return StreamingResponse(_chunks(events, body.model, resolved.adapter, usage, caller),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-store"})
     result = await answer(state, question, resolved, caller)
     return {
@@ -88,7 +98,7 @@ async def chat_completions(body: ChatRequest, caller: Caller, state: State) -> d
         "object": "chat.completion",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text}, "finish_reason": "stop"}],
         "usage": _usage(result),
-        **_extras(result, resolved.adapter),
+        **_extras(result, resolved.adapter, caller),
     }
 
 

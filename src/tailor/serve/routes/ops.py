@@ -1,13 +1,17 @@
-"""Operations: liveness, readiness, Prometheus metrics, and who a key is (the web UI's login)."""
+"""Operations: liveness, readiness, Prometheus metrics, and who a key is (the web UI's login).
+
+/metrics takes any valid key (a scraper sends one of its own), unless `serve.public_metrics` opens it:
+it holds request counts and latencies per route and status, answers and abstentions, no document text.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from tailor.serve.auth import Caller, State
+from tailor.serve.auth import Caller, State, authenticate, bearer
 from tailor.serve.errors import error_body
 
 router = APIRouter(tags=["operations"])
@@ -28,7 +32,9 @@ def readyz(state: State) -> dict[str, Any] | Response:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(state: State) -> Response:
+async def metrics(request: Request, state: State) -> Response:
+    if not state.settings.serve.public_metrics:
+        await authenticate(state, await bearer(request))
     body, content_type = state.metrics.exposition()
     return Response(body, media_type=content_type)
 
