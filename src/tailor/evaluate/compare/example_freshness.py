@@ -125,7 +125,7 @@ def _scores(ctx: RunContext, probe: list[Question], before: Answers, after: Answ
     wrong = [{"id": q.id, "question": q.question, "answer": after[q.id]["text"], "old_answers": [],
               "answers": list(q.answers)} for q in probe if q.id in after and not _correct(after[q.id], q, labels)]
     return {
-        "before": None,
+        "before": ctx.estimate(shares(before)),  # the new examples answered right before they were added
         "before_new": ctx.estimate(shares(before)),
         "after": ctx.estimate(shares(after)),
         "stale": None,

@@ -8,7 +8,8 @@ from tailor.evaluate.report.fields import Estimate, Number, ReportField
 
 # Which table each metric of report.json "metrics" is shown in; a metric listed nowhere goes to "other".
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
-    "correctness": ("accuracy", "exact_match", "f1", "contains", "mc_accuracy", "judge_accuracy"),
+    "correctness": ("accuracy", "exact_match", "f1", "contains", "mc_accuracy", "judge_accuracy", "label_accuracy",
+                    "macro_f1", "out_of_set", "similarity"),
     "grounding": (
         "grounded",
         "citation_precision",
@@ -29,6 +30,10 @@ METRIC_LABELS: dict[str, str] = {
     "contains": "Contains gold",
     "mc_accuracy": "Multiple-choice accuracy",
     "judge_accuracy": "Judge accuracy",
+    "label_accuracy": "Label accuracy",
+    "macro_f1": "Macro-F1 (labels)",
+    "out_of_set": "Answers outside the label set",
+    "similarity": "Embedding similarity to the reference",
     "grounded": "Grounded sentences",
     "citation_precision": "Citation precision",
     "citation_recall": "Citation recall",

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from tailor.evaluate.report import questions, sections, since
+from tailor.evaluate.report.examples_section import ExamplesSection, examples_section
 from tailor.evaluate.report.fields import Number, ReportError, ReportField
 from tailor.evaluate.report.metrics_view import ComparisonRow, MetricTable, comparison_rows, metric_tables
 
@@ -108,6 +109,7 @@ class ReportView:
     run: RunInfo
     baseline: since.SinceBaseline | None = None
     history: since.History | None = None
+    examples: ExamplesSection | None = None
 
     @property
     def ran_arms(self) -> list[Arm]:
@@ -288,4 +290,5 @@ def build_view(report: dict[str, Any]) -> ReportView:
         run=_run_info(root),
         baseline=since.since_baseline(root),
         history=since.history(root),
+        examples=examples_section(root),
     )
