@@ -13,6 +13,7 @@ def section(old: list[float], new: list[float], changed: bool = False) -> dict:
     pairs = [(Asked(f"q{i}", "x", {"rag": {"accuracy": o}}), Asked(f"q{i}", "x", {"rag": {"accuracy": n}}))
              for i, (o, n) in enumerate(zip(old, new, strict=True))]
     return {"primary_metric": "accuracy", "differences": differences(pairs, ["rag"], 1000, 0),
+            "questions": {"matched": len(pairs), "added": [], "dropped": []}, "arms": {"skipped": {}},
             "verdict": {"before": "finetune" if changed else "rag", "after": "rag", "changed": changed,
                         "decided_by": "rag_ties_or_wins", "because": "rag 0.600 [0.500, 0.700] vs tuned 0.100"}}
 
@@ -100,3 +101,12 @@ def test_an_arm_name_with_dots_keeps_them():
 
 def test_fail_on_without_a_baseline_section_fails_rather_than_passing():
     assert REGRESSION.check(report()) == ["--fail-on regression: no baseline to compare with (--baseline)"]
+
+
+def test_an_arm_skipped_now_or_no_shared_question_fails_the_regression_gate():
+    skipped = section(OLD, OLD) | {"arms": {"skipped": {"rag_llm": "base model 'x' is not available offline"}}}
+    assert REGRESSION.check(report(skipped)) == [
+        "regression: rag_llm ran in the baseline and was skipped in this run (base model 'x' is not available offline)"]
+    nothing = section([], []) | {"questions": {"matched": 0, "added": ["q9"], "dropped": ["q1", "q2"]}}
+    assert REGRESSION.check(report(nothing)) == [
+        "regression: no question was asked by both runs (1 added, 2 dropped): nothing to compare"]

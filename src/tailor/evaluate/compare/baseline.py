@@ -207,7 +207,9 @@ def since_baseline(found: Baseline, report: Report, asked: Sequence[Asked], resa
         "questions": {"matched": len(matching.pairs), "added": matching.added, "dropped": matching.dropped,
                       "reworded": matching.reworded},
         "arms": {"added": [a for a in new_arms if a not in old_arms],
-                 "dropped": [a for a in old_arms if a not in new_arms]},
+                 "dropped": [a for a in old_arms if a not in new_arms],
+                 "skipped": {a["name"]: a.get("skip_reason") for a in report.get("arms") or []
+                             if a.get("status") == "skipped" and a.get("name") in old_arms}},
         "differences": differences(matching.pairs, both, resamples, seed, report.get("primary_metric", "accuracy")),
         "verdict": verdict_change(baseline, report),
         "fingerprints": fingerprint_changes(baseline, report),

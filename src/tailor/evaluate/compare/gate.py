@@ -1,7 +1,8 @@
 """The gate a CI job acts on: conditions checked against the assembled report, each failure one line with
 its numbers.
 
-    regression      an arm's primary metric dropped beyond its 95% CI since the baseline (a tie never fails)
+    regression      an arm's primary metric dropped beyond its 95% CI since the baseline (a tie never fails;
+                    an arm skipped now that ran then, or no question in both runs, fails)
     verdict-change  the recommendation differs from the baseline's
     --min A.M=V     arm A's measure M is below V;  --max A.M=V: above V
 
@@ -69,10 +70,17 @@ class Gate:
 
 
 def regressions(baseline: dict[str, Any]) -> list[str]:
-    metric = baseline["primary_metric"]
-    return [f"regression: {d['arm']} {metric} {d['before']:.3f} -> {d['after']:.3f}, difference {d['diff']:+.3f} "
-            f"[{d['low']:+.3f}, {d['high']:+.3f}] (95% CI, {d['n']} questions in both runs)"
-            for d in baseline["differences"] if d["metric"] == metric and d["change"] == "worse"]
+    """Each arm whose primary metric dropped beyond its CI; an arm that ran in the baseline and was skipped now,
+    and a run sharing no question with the baseline, cannot show it did not regress: they fail too."""
+    metric, asked = baseline["primary_metric"], baseline["questions"]
+    if not asked["matched"]:
+        return [f"regression: no question was asked by both runs ({len(asked['added'])} added, "
+                f"{len(asked['dropped'])} dropped): nothing to compare"]
+    lines = [f"regression: {arm} ran in the baseline and was skipped in this run ({reason})"
+             for arm, reason in baseline["arms"].get("skipped", {}).items()]
+    return lines + [f"regression: {d['arm']} {metric} {d['before']:.3f} -> {d['after']:.3f}, difference "
+                    f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] (95% CI, {d['n']} questions in both runs)"
+                    for d in baseline["differences"] if d["metric"] == metric and d["change"] == "worse"]
 
 
 def verdict_line(verdict: dict[str, Any]) -> str:
