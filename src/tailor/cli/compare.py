@@ -37,7 +37,8 @@ def compare(
     judge: Annotated[str | None, typer.Option(help="Generator spec of an LLM judge (optional).")] = None,
     max_questions: Annotated[int | None, typer.Option(min=1, help="Ask only the first N questions.")] = None,
     sample: Annotated[int | None, typer.Option(
-        min=0, help="With question_split: ask a stratified sample of N questions of its part; 0: all of them.")] = None,
+        min=0, help="With question_split (or examples): ask a stratified sample of N questions (held-out examples) "
+        "of its part; 0: all of them.")] = None,
     home: Annotated[Path | None, typer.Option(help="Data dir for models and adapters ($TAILOR_HOME).")] = None,
     tuned: Annotated[Path | None, typer.Option(
         help="A `tailor tune` folder: each tuned arm runs at its front point with the best dev accuracy.")] = None,
@@ -80,7 +81,10 @@ def compare(
             if unknown:
                 raise ValueError(f"--arms: unknown arm(s) {unknown}; configured: {[a.name for a in settings.arms]}")
             settings = settings.model_copy(update={"arms": [a for a in settings.arms if a.name in wanted]})
-        if sample is not None:
+        if sample is not None and settings.examples is not None:
+            examples = settings.examples.model_copy(update={"max_test": sample or None})
+            settings = settings.model_copy(update={"examples": examples})
+        elif sample is not None:
             if settings.question_split is None:
                 raise ValueError("--sample samples the questions of question_split, and the configuration has none")
             split = settings.question_split.model_copy(update={"sample": sample or None})
