@@ -232,13 +232,16 @@ def _absorb(report: Report, arm: str) -> str | None:
         return None
     strategy = next(a["strategy"] for a in report["arms"] if a["name"] == arm)
     how = {"rag": "re-index", "finetuned": "retrain", "hybrid": "re-index + retrain"}.get(strategy, "update")
-    if probe.get("time_to_fresh_s") is not None:
-        return (f"absorbs new data in {probe['time_to_fresh_s']:.1f} s ({how}, "
-                f"{'measured' if probe.get('time_to_fresh_measured') else 'estimated'})")
+    if probe.get("time_to_fresh_measured") and probe.get("time_to_fresh_s") is not None:
+        return f"absorbs new data in {_seconds(probe['time_to_fresh_s'])} ({how}, measured)"
     estimate = (report.get("cost") or {}).get(arm, {}).get("per_update_seconds")
     if estimate is not None:
-        return f"absorbs new data in ~{estimate:.0f} s ({how}, estimated from its training: run --retrain to measure)"
+        return f"absorbs new data in ~{_seconds(estimate)} ({how}, estimated from its training: run --retrain to measure)"
     return f"stale until it is retrained ({how})"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
 
 
 def _money(value: float) -> str:
