@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from tailor.cli._common import JsonOption, console, err_console, print_json
+from tailor.cli._common import JsonOption, console, err_console, fail, print_json
 from tailor.home import default_home
 
 app = typer.Typer()
@@ -55,8 +55,7 @@ def serve(
             read_settings_file(tuned_settings)  # arms and sections of the right shape, templates from their folders
             settings = settings.with_tuned(tuned_settings)
     except (ValueError, ValidationError) as exc:
-        err_console.print(f"[red]invalid configuration[/] {escape(_one_line(exc))}")
-        raise typer.Exit(2) from exc
+        fail(f"invalid configuration: {exc}")
     if settings.serve.compute_threads:
         import torch
         from threadpoolctl import threadpool_limits
@@ -69,31 +68,31 @@ def serve(
     try:
         app = create_app(kb, settings)
     except (ValueError, FileNotFoundError) as exc:  # e.g. a KB built with another chunking than --settings'
-        err_console.print(f"[red]cannot open the knowledge base[/] {escape(kb)}: {escape(_one_line(exc))}")
-        raise typer.Exit(2) from exc
+        named = f" with the kb_index of --settings {tuned_settings}" if tuned_settings else ""
+        fail(f"--kb {kb}: cannot open the knowledge base{named}: {exc}")
     if tuned_settings:
         _load_tuned_model(app, tuned_settings)
     console.print(f"Tailor on http://{settings.serve.host}:{settings.serve.port}  (web UI at /, API docs at /docs)")
     uvicorn.run(app, host=settings.serve.host, port=settings.serve.port, log_level="warning")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def _load_tuned_model(app: Any, path: Path) -> None:
-    """Build the strategy a `--settings` file describes before serving: a model that cannot load exits 2 with
-    the reason, instead of a server that answers 503 forever and says why only in its log."""
+    """Build the strategy a `--settings` file describes and load its model (one token) before serving: a
+    template or model that cannot load exits 2 with the reason, instead of a server that starts, answers 503
+    or 500 and says why only in its log."""
+    from tailor.generate.base import GenerationConfig
     from tailor.serve.answering import ModelName
 
     state = app.state.serve
     try:
-        state.answerer.catalog.resolve(ModelName.parse(state.settings.serve.default_strategy, "default_strategy"), ())
+        name = ModelName.parse(state.settings.serve.default_strategy, "default_strategy")
+        strategy = state.answerer.catalog.resolve(name, ()).strategy
+        generator = getattr(getattr(strategy, "reader", None), "generator", None)
+        if generator is not None:  # generators load lazily, on the first question
+            generator.generate([{"role": "user", "content": "ready?"}], GenerationConfig(max_new_tokens=1))
     except Exception as exc:  # any failure to load is this one line; the server is not started
-        err_console.print(f"[red]cannot load the model of --settings[/] {escape(str(path))}: "
-                          f"{escape(state.settings.ask.generator)}: {escape(type(exc).__name__)}: "
-                          f"{escape(_one_line(exc))}")
-        raise typer.Exit(2) from exc
+        fail(f"--settings {path}: its rag arm on base_model {state.settings.ask.generator} cannot load: "
+             f"{type(exc).__name__}: {exc}")
 
 
 @keys_app.command("create")
