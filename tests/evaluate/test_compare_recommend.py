@@ -40,7 +40,7 @@ def test_rag_is_recommended_when_it_ties_fine_tuning_and_stays_fresh():
     assert result["verdict"] == "rag"
     rule = next(r for r in result["rules"] if r["name"] == "rag_ties_or_wins")
     assert "tie" in rule["because"] and "0.90" in rule["because"] and "0.10" in rule["because"]
-    assert "stays fresh: 0.90 of the changed facts" in result["headline"]
+    assert "stays fresh: 0.90 of the change set answered right" in result["headline"]
 
 
 def test_rag_is_never_said_to_stay_fresh_when_no_freshness_probe_ran():
@@ -209,7 +209,8 @@ def test_the_readme_demo_figures_still_say_use_rag_with_what_it_costs_beside():
     result = recommend(demo)
     assert result["verdict"] == "rag" and result["arm"] == "rag" and result["adaptation_helped"] is True
     assert result["headline"] == ("Use RAG: rag (retrieval, the model); it beats fine-tuning (finetuned) on accuracy, "
-                                  "and it stays fresh: 0.45 of the changed facts after re-indexing vs 0.00.")
+                                  "and it stays fresh: 0.45 of the change set answered right after re-indexing vs "
+                                  "0.00.")
     assert not next(r for r in result["rules"] if r["name"] == "finetune_wins_format")["fired"]
     assert result["beside"] == (
         "rag: 0.00380 EUR per 1,000 queries, p50 275 ms, absorbs new data in 0.9 s (re-index, measured); "

@@ -75,7 +75,8 @@ def _describe(report: Report, name: str) -> str:
 
 
 def _fresh_after(report: Report) -> dict[str, float]:
-    """Each arm's share of the change set's new facts stated after the update; empty when no probe ran."""
+    """Each arm's share of the change set's questions answered right after the update (the new fact stated, or
+    the new examples' output given); empty when no probe ran."""
     arms = (report.get("freshness") or {}).get("arms") or {}
     return {arm: probe["after"]["mean"] for arm, probe in arms.items() if probe.get("after")}
 
@@ -123,7 +124,7 @@ def rag_ties_or_wins(report: Report) -> Finding:
         return Finding(True, f"no fine-tuned arm ran; {_mean(report, rag, metric)}", rag)
     outcome = _winner(report, rag, tuned, metric)
     after = _fresh_after(report)
-    changes = f"after the change set, new facts stated: {rag} {after[rag]:.2f} vs {tuned} {after[tuned]:.2f}" \
+    changes = f"after the change set, its questions answered right: {rag} {after[rag]:.2f} vs {tuned} {after[tuned]:.2f}" \
         if rag in after and tuned in after else "no freshness probe ran"
     return Finding(outcome in (None, rag), f"{metric}: {_mean(report, rag, metric)} vs {_mean(report, tuned, metric)}: "
                    f"{_outcome(report, rag, tuned, metric)}; {changes}", rag)
@@ -209,8 +210,8 @@ def _headline(report: Report, rule: str, arm: str) -> str:
         relation = f"fine-tuning ({tuned}) does not beat it on {metric} beyond the noise"
     after = _fresh_after(report)
     fresher = tuned is not None and arm in after and tuned in after and after[arm] > after[tuned]
-    stays = f", and it stays fresh: {after[arm]:.2f} of the changed facts after re-indexing vs {after[tuned]:.2f}" \
-        if fresher else ""
+    stays = (f", and it stays fresh: {after[arm]:.2f} of the change set answered right after re-indexing vs "
+             f"{after[tuned]:.2f}") if fresher else ""
     return f"Use RAG: {named}; {relation}{stays}."
 
 
