@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,13 +46,14 @@ def test_without_a_budget_the_run_is_estimated_and_not_cut(tiny_llm_dir, facts_d
     assert "estimate: " in capsys.readouterr().out
 
 
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset (util-linux)")
 def test_threads_follow_the_cpu_affinity():
-    code = ("from tailor.finetune.budget import training_threads; import torch; "
-            "print(training_threads(), torch.get_num_threads())")
+    code = ("from tailor.finetune.budget import process_cores, training_threads; import torch; "
+            "print(process_cores(), training_threads(), torch.get_num_threads())")
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=120, check=True)
-    assert done.stdout.split() == ["1", "1"]
+    assert done.stdout.split() == ["1", "1", "1"]
 
 
 @pytest.mark.parametrize(("cpu_max", "cores"), [("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None)])
