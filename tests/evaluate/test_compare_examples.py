@@ -196,3 +196,11 @@ def test_the_scratch_compare_runs_every_arm_and_the_freshness_probe(tmp_path):
     assert fresh["finetuned"]["time_to_fresh_measured"] is False
     assert report["recommendation"]["verdict"] in {"rag", "finetune", "hybrid", "unclear"}
     assert rows()  # the case has rows of every intent
+
+
+def test_macro_f1_interval_is_not_biased_by_labels_a_resample_lacks():
+    labels = [f"l{i}" for i in range(40)]  # one question per label: most resamples lack some labels
+    golds = labels * 2
+    predicted = [g if i % 10 < 7 else "l0" for i, g in enumerate(golds)]
+    estimate = macro_f1_estimate(golds, predicted, labels, 500, 0)
+    assert estimate["low"] <= estimate["mean"] <= estimate["high"]

@@ -66,6 +66,12 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _unseen(held_out: Sequence[Example], examples: Sequence[Example]) -> list[Example]:
+    """The held-out examples, ids made distinct from the train file's (both files may number rows alike)."""
+    taken = {e.id for e in examples}
+    return [e if e.id not in taken else Example(f"test:{e.id}", e.input, e.output, e.groups) for e in held_out]
+
+
 class ExampleTask:
     def __init__(self, config: CompareConfig) -> None:
         examples = config.examples
@@ -77,6 +83,10 @@ class ExampleTask:
             raise ValueError(f"no valid examples in {examples.path}")
         self.labels = label_set(loaded.examples, examples)
         parts = split_examples(loaded.examples, examples, self.labels)
+        if examples.test_path is not None:
+            held_out = load_examples(examples, examples.test_path)
+            self.errors += held_out.errors
+            parts["test"] = _unseen(held_out.examples, loaded.examples)
         self.parts = {name: len(found) for name, found in parts.items()}
         self.train_examples = stratified(parts["train"], examples.max_train, examples.seed, self.labels)
         self.asked = stratified(parts[examples.part], examples.max_test, examples.seed, self.labels)

@@ -37,6 +37,10 @@ class ExamplesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(description="examples.jsonl, or a .csv with a header row")
+    test_path: Path | None = Field(
+        None, description="A held-out file of the same form (e.g. a dataset's official test split): the test part "
+        "is read from it, and `path` is split into train and dev only",
+    )
     input: str = Field("input", description="Field (or CSV column) holding the input")
     output: str = Field("output", description="Field (or CSV column) holding the output to imitate")
     labels: list[str] | Literal["auto", "none"] = Field(
@@ -44,7 +48,8 @@ class ExamplesConfig(BaseModel):
         "repeated) or 'none' (free-text outputs)",
     )
     dev_fraction: float = Field(0.15, ge=0, lt=1, description="Share of the examples where settings are chosen")
-    test_fraction: float = Field(0.25, gt=0, lt=1, description="Share of the examples a report scores")
+    test_fraction: float = Field(0.25, ge=0, lt=1, description="Share of the examples a report scores (0 with "
+                                 "test_path)")
     part: Literal["dev", "test"] = Field("test", description="Which held-out part the run asks")
     max_train: int | None = Field(
         None, ge=1, description="Train on (and retrieve from) a stratified sample of at most N train examples"
@@ -54,6 +59,8 @@ class ExamplesConfig(BaseModel):
 
     @model_validator(mode="after")
     def _fractions(self) -> ExamplesConfig:
+        if self.test_path is not None:
+            self.test_fraction = 0.0
         if self.dev_fraction + self.test_fraction >= 1:
             raise ValueError("dev_fraction + test_fraction must leave examples to train on (sum below 1)")
         return self
@@ -128,9 +135,10 @@ def _jsonl_rows(path: Path) -> list[tuple[str, Any]]:
     return rows
 
 
-def load_examples(config: ExamplesConfig) -> ExampleSet:
-    """Every usable row of the file; each bad one is a LoadError naming file, line and field."""
-    path = Path(config.path)
+def load_examples(config: ExamplesConfig, path: Path | None = None) -> ExampleSet:
+    """Every usable row of the file (`config.path` unless `path` is given); each bad one is a LoadError naming
+    file, line and field."""
+    path = Path(path or config.path)
     if not path.is_file():
         raise FileNotFoundError(f"examples file not found: {path}")
     if path.suffix.lower() == ".csv":
@@ -193,7 +201,7 @@ def split_examples(examples: Sequence[Example], config: ExamplesConfig,
     for key in sorted(strata):
         members = list(strata[key])
         rng.shuffle(members)
-        n_test = max(1, round(config.test_fraction * len(members))) if len(members) > 2 else 0
+        n_test = max(1, round(config.test_fraction * len(members))) if len(members) > 2 and config.test_fraction else 0
         n_dev = round(config.dev_fraction * len(members)) if len(members) > 3 else 0
         parts["test"] += members[:n_test]
         parts["dev"] += members[n_test:n_test + n_dev]

@@ -45,7 +45,8 @@ def _encode(golds: Sequence[str], predicted: Sequence[str], labels: Sequence[str
 
 
 def _macro_f1_many(gold: np.ndarray, pred: np.ndarray, outside: int, samples: np.ndarray) -> np.ndarray:
-    """Macro-F1 of each row of `samples` (question indices), the labels 0..outside-1 averaged."""
+    """Macro-F1 of each row of `samples` (question indices), averaged over the labels 0..outside-1 its gold
+    answers use."""
     found = []
     width = outside + 1
     for rows in samples:
@@ -55,7 +56,8 @@ def _macro_f1_many(gold: np.ndarray, pred: np.ndarray, outside: int, samples: np
         pred_n = np.bincount(p, minlength=width)[:outside]
         denominator = gold_n + pred_n
         f1 = np.divide(2 * true_pos, denominator, out=np.zeros(outside), where=denominator > 0)
-        found.append(f1.mean() if outside else 0.0)
+        asked = gold_n > 0  # a resample averages over the labels its questions have, as the whole sample does
+        found.append(f1[asked].mean() if asked.any() else 0.0)
     return np.array(found)
 
 
