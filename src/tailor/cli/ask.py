@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tailor.audit import AuditConfig, AuditLog, default_audit_dir
-from tailor.cli._common import JsonOption, console, err_console, open_kb, print_json
+from tailor.cli._common import JsonOption, console, err_console, fail, open_kb, print_json
 from tailor.finetune.registry import AdapterAccessError, AdapterEntry, AdapterRegistry, require_adapter_access
 from tailor.generate.base import GeneratorError
 from tailor.generate.strategies import STRATEGIES, AskConfig, make_strategy
@@ -120,7 +120,7 @@ def ask(
         else:
             answer = answerer.answer(question, groups)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        fail(str(exc))
     except GeneratorError as exc:
         err_console.print(f"[red]error[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from tailor.cli._common import JsonOption, console, err_console, print_json, progress
 from tailor.cli.compare_since import build_gate, exit_code, print_history, print_since
-from tailor.config_files import read_mapping
 
 app = typer.Typer()
 
@@ -123,25 +122,11 @@ def compare(
 
 def _apply_tuned(settings: Any, folder: Path, points: list[str]) -> Any:
     """Each tuned arm's settings file (its chosen front point, or the one named in `points`) applied."""
-    import json
-
     from tailor.evaluate.compare.config import with_tuned
+    from tailor.evaluate.tune.settings_files import read_settings_file, tuned_settings_files
 
-    summary = folder / "tune.json"
-    if not summary.is_file():
-        raise FileNotFoundError(f"--tuned {folder}: no tune.json (run `tailor tune` first)")
-    chosen = {arm: found["chosen"] for arm, found in json.loads(summary.read_text())["arms"].items()
-              if found.get("chosen")}
-    for point in points:
-        arm = point.rpartition("-")[0]
-        if arm not in chosen:
-            raise ValueError(f"--tuned-point {point}: the tune folder has no front of arm {arm!r}")
-        chosen[arm] = point
-    for point in chosen.values():
-        path = folder / "settings" / f"{point}.yaml"
-        if not path.is_file():
-            raise FileNotFoundError(f"--tuned-point {point}: {path} is not a front point's settings file")
-        settings = with_tuned(settings, read_mapping(path))
+    for path in tuned_settings_files(folder, points):
+        settings = with_tuned(settings, read_settings_file(path))
     return settings
 
 

@@ -245,8 +245,8 @@ class CompareConfig(BaseModel):
             data["examples"] = {"path": str(examples)}
         conventions = {"docs": folder / "docs", "questions": folder / "questions.jsonl", "changes": folder / "changes"}
         for key, path in conventions.items():
-            if key not in data and path.exists() and not (key in ("docs", "questions") and
-                                                          (data.get("kb") or data.get("examples"))):
+            if key not in data and path.exists() and not (key == "docs" and data.get("kb")) \
+                    and not (key in ("docs", "questions") and data.get("examples")):
                 data[key] = str(path)
         data.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return validate(cls, data, config_file if config_file.is_file() else folder)
