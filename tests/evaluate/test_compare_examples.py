@@ -23,7 +23,12 @@ from tailor.evaluate.compare.examples import (
 )
 from tailor.evaluate.compare.labels import label_scores, macro_f1, macro_f1_estimate
 from tailor.finetune.example_data import build_example_dataset
-from tailor.generate.demonstrations import Demonstration, DemonstrationPrompt, NearestExampleReader, example_strategy
+from tailor.generate.demonstrations import (
+    Demonstration,
+    DemonstrationPrompt,
+    NearestExampleReader,
+    example_strategy,
+)
 from tailor.generate.strategies import AskConfig
 
 CONFIG = {"examples": {"path": "examples.jsonl", "output": "intent"}, "base_model": "scratch"}
