@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,24 @@ PACKAGE = Path(__file__).resolve().parents[1]  # shipped .jinja files: here and 
 TEMPLATES_ENV = "TAILOR_TEMPLATES"
 _FENCE_RUN = re.compile(r"<{3,}|>{3,}|\"{3,}")
 _LOOKALIKE = str.maketrans("<>\"", "\u2039\u203a\u201d")
+
+
+CHOICES_INSTRUCTION = "Answer with the letter of one option."
+
+
+def option_letter(index: int) -> str:
+    """The letter of the option at `index`: A, B, ... (a question has at most 26 options)."""
+    return chr(ord("A") + index)
+
+
+def posed_question(question: str, choices: Sequence[str] = ()) -> str:
+    """The question as every arm is asked it: unchanged, or followed by its options, one a line as
+    "A. <option>", and `CHOICES_INSTRUCTION`. Every template renders it as its `question`, so the closed-book,
+    RAG, fine-tuned and hybrid prompts all show the same choices block."""
+    if not choices:
+        return question
+    options = [f"{option_letter(i)}. {' '.join(choice.split())}" for i, choice in enumerate(choices)]
+    return "\n".join([question, *options, CHOICES_INSTRUCTION])
 
 
 def neutralise(text: str) -> str:

@@ -108,7 +108,7 @@ class Answerer:
         for start in range(0, len(questions), size):
             batch = questions[start : start + size]
             callers = {q.id: tuple(sorted(groups or q.groups)) for q in batch}
-            keys = {q.id: cache_key(plan.fingerprint, q.question, callers[q.id],
+            keys = {q.id: cache_key(plan.fingerprint, q.asked, callers[q.id],
                                     kb_state if plan.retrieves else None, check_access) for q in batch}
             records: dict[str, dict[str, Any]] = {}  # by cache key: a question asked twice is answered once
             seen: set[str] = set()
@@ -124,7 +124,7 @@ class Answerer:
                 if cached is not None:
                     records[key] = cached
                 elif problem:
-                    answer = refusal(plan, question.question, problem)
+                    answer = refusal(plan, question.asked, problem)
                     produced.append((key, answer, self.audit_record(plan, answer, callers[question.id], kb_version,
                                                                     outcome="refused", reason=problem)))
                 else:
@@ -132,7 +132,7 @@ class Answerer:
             if todo:
                 assert strategy is not None
                 asking = time.perf_counter()
-                found = strategy.answer_batch([q.question for q in todo.values()],
+                found = strategy.answer_batch([q.asked for q in todo.values()],  # with its options, if any
                                               [callers[q.id] for q in todo.values()])
                 self.ctx.add_time("retrieve_and_generate", time.perf_counter() - asking)
                 produced += [(key, answer, self.audit_record(plan, answer, callers[question.id], kb_version))

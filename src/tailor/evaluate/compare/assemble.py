@@ -69,6 +69,7 @@ def assemble(ctx: RunContext, plans: list[ArmPlan], base_info: dict[str, Any] | 
                       "answerable": sum(q.answerable for q in questions),
                       "unanswerable": sum(not q.answerable for q in questions),
                       "generated": question_set.generated,
+                      "documents": question_set.documents,  # generated: {"questions": n, "training": m}
                       "split": config.question_split.model_dump() if config.question_split else None,
                       "errors": [{"path": e.path, "reason": e.reason} for e in question_set.errors]},
         "primary_metric": config.primary_metric,

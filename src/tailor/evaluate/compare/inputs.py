@@ -78,7 +78,9 @@ def load_question_set(ctx: RunContext, kb: KnowledgeBase) -> QuestionSet:
 
 
 def generate_questions(ctx: RunContext, kb: KnowledgeBase) -> QuestionSet:
-    """Offline questions about held-out documents (the data builder's validation split)."""
+    """Offline questions about held-out documents: the validation split of the data builder at val_fraction 0.3,
+    written by the same offline writer, through the same fact filters (`finetune/fact_filter.py`), as the
+    adapters' training rows. `documents` counts the two sides of that document split."""
     groups = sorted(kb.stats()["groups"])
     folder = ctx.work / "heldout-questions"
     card = build_dataset(DataConfig(kb=Path(kb.uri), out=folder, groups=groups, format="qa", generator="offline",
@@ -89,5 +91,7 @@ def generate_questions(ctx: RunContext, kb: KnowledgeBase) -> QuestionSet:
         doc_groups = {g for d in row["doc_ids"] if (doc := kb.document(d, groups=None)) for g in doc.groups}
         questions.append(Question(id=row["id"], question=row["question"], answers=tuple(row["answers"]),
                                   doc_ids=tuple(row["doc_ids"]), groups=tuple(sorted(doc_groups)) or ("public",)))
-    source = f"generated from {len(card['documents']['validation'])} held-out documents"
-    return QuestionSet(questions, source, generated=True)
+    documents = {"questions": len(card["documents"]["validation"]), "training": len(card["documents"]["train"])}
+    source = (f"generated from {documents['questions']} held-out documents, never trained on "
+              f"({documents['training']} others left for training)")
+    return QuestionSet(questions, source, generated=True, documents=documents)

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tailor.generate.prompts import posed_question
 from tailor.jsonl import jsonl_lines
 from tailor.records import LoadError
+
+MAX_CHOICES = 26  # lettered A to Z
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,11 @@ class Question:
     groups: tuple[str, ...] = ("public",)
     choices: tuple[str, ...] = ()
     old_answers: tuple[str, ...] = ()  # change sets: what was right before the change
+
+    @property
+    def asked(self) -> str:
+        """The text every arm is asked: the question, with its lettered options when it has `choices`."""
+        return posed_question(self.question, self.choices)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +50,8 @@ class QuestionSet:
     source: str
     errors: list[LoadError] = field(default_factory=list)
     generated: bool = False
+    # generated questions: documents on each side of the split, {"questions": held out, "training": the rest}
+    documents: dict[str, int] | None = None
 
 
 def _strings(record: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -66,6 +76,8 @@ def parse_question(record: Any, where: str, default_id: str) -> Question:
     if answerable and not answers:
         raise ValueError(f"{where}: an answerable question needs 'answers'")
     choices = _strings(record, "choices", where)
+    if len(choices) > MAX_CHOICES:
+        raise ValueError(f"{where}: field 'choices' has {len(choices)} options; at most {MAX_CHOICES} (A to Z)")
     if choices and answers and not set(answers) & set(choices):
         raise ValueError(f"{where}: field 'answers' must name one of the 'choices'")
     groups = _strings(record, "groups", where) or ("public",)

@@ -44,15 +44,25 @@ def answer_states(answer: dict[str, Any], golds: tuple[str, ...]) -> float:
     return float(not answer["abstained"] and states_answer(answer["text"], golds))
 
 
+# The option a reply leads with: "B", "B.", "B)", "(B)", "B: ...", "B. Paris", "b" (any case); a capital
+# followed by text without punctuation ("A dog") is a word, not a letter.
+_LEAD_LETTER = re.compile(r"^\s*(?:\(([A-Za-z])\)|([A-Za-z])(?:[.):]|\s*$))")
+
+
 def chosen_choice(text: str, choices: tuple[str, ...]) -> str | None:
-    """The one choice the answer names (by text, or by its letter A, B, ...), else None."""
-    answer = normalize_answer(committed_answer(text))
-    named = [c for c in choices if normalize_answer(c) and f" {normalize_answer(c)} " in f" {answer} "]
-    if len(named) == 1:
-        return named[0]
-    letters = {chr(ord("a") + i): c for i, c in enumerate(choices)}
-    first = answer.split()[0] if answer.split() else ""
-    return letters.get(first) if len(first) == 1 else None
+    """The one option the committed answer chooses, else None. A leading letter of an option (see
+    `_LEAD_LETTER`), the form the prompt asks for (`posed_question`), decides; without one, the option whose
+    text the answer contains when exactly one does (the longest when the others are part of it: "New York
+    City" over "York"). The extractive reader quotes a sentence, so it chooses only by that second rule."""
+    committed = committed_answer(text)
+    lead = _LEAD_LETTER.match(committed)
+    index = ord((lead.group(1) or lead.group(2)).upper()) - ord("A") if lead else len(choices)
+    if index < len(choices):
+        return choices[index]
+    answer = f" {normalize_answer(committed)} "
+    named = [c for c in choices if normalize_answer(c) and f" {normalize_answer(c)} " in answer]
+    longest = [c for c in named if not any(c != o and normalize_answer(c) in normalize_answer(o) for o in named)]
+    return longest[0] if len(longest) == 1 else None
 
 
 def _retrieval(question: Question, answer: dict[str, Any], k: int) -> dict[str, float]:

@@ -112,6 +112,16 @@ def _trend(view: ReportView) -> list[str]:
     return [f"**Trend** (last {len(runs)} runs, {metric_label(history.metric)}): " + "; ".join(per_arm) + ".", ""]
 
 
+def _question_source(view: ReportView) -> list[str]:
+    """Generated questions are said so, with the documents on each side of their split (none for a file)."""
+    if not view.run.questions_generated:
+        return []
+    sides = view.run.question_documents
+    split = (f" ({_number(sides.get('questions'))} held out for the questions, "
+             f"{_number(sides.get('training'))} for training)") if sides else ""
+    return [f"**Questions:** generated from held-out documents{split}, not written by a person.", ""]
+
+
 def render_summary(view: ReportView) -> str:
     lines: list[str] = []
     if view.verdict:
@@ -129,6 +139,7 @@ def render_summary(view: ReportView) -> str:
         lines.append("")
     else:
         lines += ["## Tailor compare", ""]
+    lines += _question_source(view)
     columns = _columns(view)
     lines.append("| Arm | Generator | Model | " + " | ".join(header for header, _ in columns) + " |")
     lines.append("|---" * (3 + len(columns)) + "|")

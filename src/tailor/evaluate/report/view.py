@@ -82,6 +82,8 @@ class RunInfo:
     question_source: str
     question_numbers: list[tuple[str, Number]]
     questions_generated: bool
+    # generated questions: documents on each side of the split ("questions": held out, "training": the rest)
+    question_documents: dict[str, Number]
     question_errors: list[tuple[str, str]]  # (path, reason) of questions that could not be read
     base_model: str  # YAML
     phase_seconds: list[tuple[str, Number]]
@@ -232,6 +234,10 @@ def _run_info(report: ReportField) -> RunInfo:
             if (number := asked.field(key).number("count", f"questions.{key}")) is not None
         ],
         questions_generated=asked.field("generated").flag(),
+        question_documents={
+            side: number for side, entry in asked.field("documents").entries()
+            if (number := entry.number("count", f"questions.documents.{side}")) is not None
+        },
         question_errors=[
             (error.field("path").text(), error.field("reason").text())
             for error in asked.field("errors").elements()

@@ -1,0 +1,128 @@
+"""Multiple-choice questions: every LLM arm is shown the same lettered options and is scored by the option it
+chooses (`posed_question`, `chosen_choice`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tailor.evaluate.compare.answering import Answerer
+from tailor.evaluate.compare.arms import ArmPlan
+from tailor.evaluate.compare.cache import AnswerCache
+from tailor.evaluate.compare.config import ArmConfig, CompareConfig
+from tailor.evaluate.compare.context import RunContext
+from tailor.evaluate.compare.questions import Question, parse_question
+from tailor.evaluate.compare.scoring import chosen_choice, score_answer
+from tailor.finetune import strategies  # noqa: F401  (registers the finetuned and hybrid strategies)
+from tailor.generate.prompts import PromptBuilder, posed_question
+from tailor.generate.readers import Reading
+from tailor.generate.strategies import STRATEGIES, PipelineStrategy
+from tailor.records import Chunk, Hit
+
+CHOICES = ("London", "Paris", "Berlin")
+QUESTION = Question("mc", "Which city hosts the head office?", ("Paris",), ("office.md",), choices=CHOICES)
+BLOCK = "A. London\nB. Paris\nC. Berlin\nAnswer with the letter of one option."
+HIT = Hit(Chunk("office.md#0", "office.md", "The head office is in Paris, beside the river.", 0, 46), 1.0,
+          "Offices", "office.md")
+
+
+def test_the_options_follow_the_question_lettered_one_a_line():
+    assert posed_question(QUESTION.question, CHOICES) == f"{QUESTION.question}\n{BLOCK}"
+    assert QUESTION.asked == f"{QUESTION.question}\n{BLOCK}"
+    assert posed_question("What is the cap?", ()) == "What is the cap?"  # no choices: asked as written
+    assert posed_question("Q?", ("two\n  lines",)) == "Q?\nA. two lines\nAnswer with the letter of one option."
+
+
+class RecordingReader:
+    """A reader that records the prompts it is given and answers each with `reply`."""
+
+    name = "recording"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts = []
+
+    def read_batch(self, questions, prompts):
+        self.prompts += prompts
+        return [Reading(text=self.reply) for _ in prompts]
+
+
+class OneHit:
+    def run(self, question, groups):
+        return [HIT], {"retrieve": 0.0, "rerank": 0.0}
+
+
+def _answerer(tmp_path):
+    ctx = RunContext(CompareConfig(kb=tmp_path / "kb", out=tmp_path / "out", arms=[]), tmp_path / "out", tmp_path)
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    return Answerer(ctx, AnswerCache(ctx.work / "answers.sqlite"), audit=None)
+
+
+ARMS = ("closed_book", "rag", "finetuned", "hybrid")
+
+
+@pytest.mark.parametrize("template", sorted({STRATEGIES[arm].template for arm in ARMS} | {"rag_brief", "rag_plain"}))
+def test_every_arm_template_shows_the_options_block_in_the_user_turn(template):
+    prompt = PromptBuilder(template).build(QUESTION.asked, [HIT])
+    system, user = (m["content"] for m in prompt.messages)
+    assert f"{QUESTION.question}\n{BLOCK}" in user and BLOCK not in system  # rag_brief asks it twice
+
+
+def test_compare_asks_every_arm_the_same_choices_block_and_scores_the_chosen_option(tmp_path):
+    answerer = _answerer(tmp_path)
+    shown = {}
+    for arm in ARMS:
+        plan = ArmPlan(ArmConfig(name=arm, strategy=arm), generator="hf:scratch", fingerprint={"arm": arm})
+        reader = RecordingReader("B. Paris")
+        strategy = PipelineStrategy(arm, reader, PromptBuilder(STRATEGIES[arm].template),
+                                    retriever=OneHit() if plan.retrieves else None)
+        records = answerer.ask(plan, strategy, [QUESTION], "kb-state", "answer", kb_version=1)
+        (prompt,) = reader.prompts
+        user = prompt.messages[-1]["content"]
+        shown[arm] = user[user.index(QUESTION.question): user.index(BLOCK) + len(BLOCK)]
+        assert score_answer(QUESTION, records["mc"], retrieves=plan.retrieves)["accuracy"] == 1.0
+    assert set(shown.values()) == {f"{QUESTION.question}\n{BLOCK}"}
+
+
+def test_an_answer_cached_without_the_options_is_not_reused_for_the_question_with_them(tmp_path):
+    answerer = _answerer(tmp_path)
+    plan = ArmPlan(ArmConfig(name="closed_book", strategy="closed_book"), generator="hf:scratch",
+                   fingerprint={"arm": "closed_book"})
+    reader = RecordingReader("Paris")
+    strategy = PipelineStrategy("closed_book", reader, PromptBuilder("closed_book"))
+    plain = Question("mc", QUESTION.question, ("Paris",))
+    answerer.ask(plan, strategy, [plain], "kb-state", "answer", kb_version=1)
+    answerer.ask(plan, strategy, [QUESTION], "kb-state", "answer", kb_version=1)
+    assert [BLOCK in p.messages[-1]["content"] for p in reader.prompts] == [False, True]
+
+
+@pytest.mark.parametrize("reply", ["B", "B.", "(B)", "B)", "b", "B. Paris", "Paris", "The head office is in Paris.",
+                                   "Answer: B", "B [1]\nSource: Offices"])
+def test_the_letter_or_the_text_of_option_b_scores_as_option_b(reply):
+    assert chosen_choice(reply, CHOICES) == "Paris"
+    scores = score_answer(QUESTION, {"text": reply, "abstained": False, "citations": [], "hits": []}, retrieves=False)
+    assert scores["mc_accuracy"] == scores["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("reply", ["A", "A. London", "(C)", "Berlin", "C. Paris", "D", "London or Paris", ""])
+def test_a_wrong_missing_or_undecided_option_scores_zero(reply):
+    """A leading letter decides ("C. Paris" chose C); a letter with no option ("D") or two option texts
+    without a letter choose nothing."""
+    scores = score_answer(QUESTION, {"text": reply, "abstained": False, "citations": [], "hits": []}, retrieves=False)
+    assert scores["mc_accuracy"] == scores["accuracy"] == 0.0
+
+
+def test_a_word_that_starts_with_a_capital_is_not_read_as_a_letter():
+    assert chosen_choice("A new office opened in Berlin", CHOICES) == "Berlin"
+    assert chosen_choice("New York City", ("York", "New York City")) == "New York City"
+    assert chosen_choice("U.S.", ("Canada", "U.S.")) == "U.S."  # U is no option's letter: read as text
+
+
+def test_an_abstention_scores_zero_even_when_it_names_an_option():
+    scores = score_answer(QUESTION, {"text": "B", "abstained": True, "citations": [], "hits": []}, retrieves=False)
+    assert scores["accuracy"] == 0.0
+
+
+def test_more_options_than_letters_are_refused():
+    record = {"question": "Which?", "answers": ["o0"], "choices": [f"o{i}" for i in range(27)]}
+    with pytest.raises(ValueError, match="at most 26"):
+        parse_question(record, "q.jsonl:1", "line1")
