@@ -13,7 +13,7 @@ from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.questions import Question, parse_question
 from tailor.evaluate.compare.scoring import chosen_choice, score_answer
 from tailor.finetune import strategies  # noqa: F401  (registers the finetuned and hybrid strategies)
-from tailor.generate.prompts import PromptBuilder, posed_question
+from tailor.generate.prompts import PromptBuilder, posed_question, shipped_templates
 from tailor.generate.readers import Reading
 from tailor.generate.strategies import STRATEGIES, PipelineStrategy
 from tailor.records import Chunk, Hit
@@ -60,7 +60,11 @@ def _answerer(tmp_path):
 ARMS = ("closed_book", "rag", "finetuned", "hybrid")
 
 
-@pytest.mark.parametrize("template", sorted({STRATEGIES[arm].template for arm in ARMS} | {"rag_brief", "rag_plain"}))
+DOCUMENT_TEMPLATES = {STRATEGIES[arm].template for arm in ARMS} | {
+    name for name in shipped_templates() if not name.startswith("examples_")}  # rag_quoted: SmolLM2's rag arm
+
+
+@pytest.mark.parametrize("template", sorted(DOCUMENT_TEMPLATES))
 def test_every_arm_template_shows_the_options_block_in_the_user_turn(template):
     prompt = PromptBuilder(template).build(QUESTION.asked, [HIT])
     system, user = (m["content"] for m in prompt.messages)
