@@ -45,8 +45,11 @@ class DataConfig(BaseModel):
         "in, e.g. '{answer}\\nSource: {title}' to teach a declared answer format",
     )
     val_fraction: float = Field(0.2, ge=0, lt=1, description="Share of documents (not questions) held out")
+    exclude_documents: list[str] = Field(
+        [], description="Documents never read, in any split or RAFT context (e.g. those evaluation questions were "
+        "written from)",
+    )
     seed: int = Field(0, description="Seed for the split, sampling and shuffling")
-
 
     @field_validator("answer_template")
     @classmethod

@@ -1,10 +1,12 @@
 """`tailor data build`: training data from a knowledge base, split by document, with a card.
 
-    corpus    the documents (and their chunks) visible to the configured access groups
+    corpus    the documents (and their chunks) visible to the configured access groups, less the excluded
+              ones (those evaluation questions were written from), which no row ever shows
     split     documents, not questions, go to train or validation: a fact tested in validation
               was never in a training example
     questions from a QA file and/or a synthetic writer (LLM or offline), validated, de-duplicated
-    format    qa (closed book), raft (oracle + distractors, quote + answer) or cpt (raw text)
+    format    qa (closed book), raft (oracle + distractors: sampled, with a quote + answer completion, or a
+              retrieving arm's own retrieval and prompt, `RetrievedContext`) or cpt (raw text)
     write     train.jsonl + validation.jsonl (`datasets.load_dataset("json", ...)` or `load_dataset(DIR)`)
               and card.json: counts, rejects, file hashes, KB version and groups; `quality`: what the
               writer refused as no fact, by reason, a sample of the kept rows, the answers' shape
@@ -30,7 +32,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tailor.finetune.config import DataConfig
 from tailor.finetune.examples import EXAMPLE_FORMATS, BuildContext, Corpus, QAItem, SourceDoc
@@ -41,6 +43,9 @@ from tailor.jsonl import jsonl_lines, read_jsonl
 from tailor.kb.knowledge_base import canonical_uri, open_existing_store
 from tailor.kb.store import SearchFilter
 from tailor.squad_metrics import normalize_answer
+
+if TYPE_CHECKING:
+    from tailor.finetune.retrieved import RetrievedContext
 
 SPLITS = ("train", "validation")
 
@@ -177,17 +182,24 @@ def assign_splits(items: list[QAItem], split: dict[str, set[str]], report: Build
     return out
 
 
-def build_dataset(config: DataConfig) -> dict[str, Any]:
-    """Build the dataset folder described by `config`; returns its card."""
+def build_dataset(config: DataConfig, retrieved: RetrievedContext | None = None) -> dict[str, Any]:
+    """Build the dataset folder described by `config`; returns its card. `retrieved`: RAFT rows on a
+    retrieving arm's own retrieval and prompt (format raft only)."""
     started = time.time()
     writer_spec = config.generator if config.generator and config.generator != "none" else None
     if config.format == "cpt" and config.qa_file:
         raise ValueError("format cpt trains on the raw chunk text; it takes no qa_file")
     if config.paraphrases and not writer_spec:
         raise ValueError("paraphrases are written by the generator; set one (e.g. offline)")
+    if retrieved is not None and config.format != "raft":
+        raise ValueError(f"retrieved context is RAFT's; format {config.format} takes none")
     corpus, doc_groups = read_corpus(config.kb, config.groups)
+    excluded = set(config.exclude_documents) & set(corpus.docs)
+    for doc_id in excluded:
+        del corpus.docs[doc_id], doc_groups[doc_id]
     if not corpus.docs:
-        raise ValueError(f"no documents in {config.kb} are visible to groups {config.groups}")
+        raise ValueError(f"no documents in {config.kb} are visible to groups {config.groups}"
+                         + (f" beyond the {len(excluded)} excluded" if excluded else ""))
     split = split_documents(list(corpus.docs), config.val_fraction, config.seed)
     report = BuildReport()
     items: dict[str, list[QAItem]] = {name: [] for name in SPLITS}
@@ -202,7 +214,7 @@ def build_dataset(config: DataConfig) -> dict[str, Any]:
         items = assign_splits(found, split, report)
         if writer is not None and config.paraphrases:
             items["train"] += paraphrase(items["train"], writer, config.paraphrases, report, seen)
-    ctx = BuildContext(corpus, split, config, random.Random(config.seed), report.skipped)
+    ctx = BuildContext(corpus, split, config, random.Random(config.seed), report.skipped, retrieved)
     rows = {name: EXAMPLE_FORMATS[config.format](items[name], name, ctx) for name in SPLITS}
     card = {
         "format": config.format,
@@ -212,6 +224,8 @@ def build_dataset(config: DataConfig) -> dict[str, Any]:
         "document_groups": doc_groups,
         "config": config.model_dump(mode="json"),
         "documents": {name: sorted(split[name]) for name in SPLITS},
+        "excluded_documents": len(excluded),
+        "raft_context": retrieved.settings if retrieved is not None else None,
         **_row_counts(rows),
         "generation": report.writer.to_dict() if report.writer.writer else None,
         "quality": data_quality(report.writer, rows["train"], config.seed),

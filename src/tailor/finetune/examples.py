@@ -10,13 +10,16 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tailor.finetune import formats
 from tailor.finetune.config import DataConfig
 from tailor.generate.sentences import split_sentences
 from tailor.records import Chunk, Hit
 from tailor.squad_metrics import normalize_answer
+
+if TYPE_CHECKING:
+    from tailor.finetune.retrieved import RetrievedContext
 
 
 @dataclass
@@ -58,6 +61,7 @@ class BuildContext:
     config: DataConfig
     rng: random.Random
     skipped: Counter[str] = field(default_factory=Counter)
+    retrieved: RetrievedContext | None = None  # raft: the asking arm's retrieval and prompt, else sampled context
 
 
 Row = dict[str, Any]
@@ -104,26 +108,30 @@ def _question_row(item: QAItem, prompt: list[dict[str, str]], completion: str) -
     }
 
 
+def _answer(item: QAItem, ctx: BuildContext) -> str:
+    """The first gold answer in the configured form."""
+    docs = ctx.corpus.docs
+    title = next((docs[d].title for d in item.doc_ids if d in docs), "")
+    return ctx.config.answer_template.format(answer=item.answers[0], title=title)
+
+
 def qa_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
     """Closed book: the question alone; the completion is the first gold answer in the configured form."""
-    docs = ctx.corpus.docs
-    template = ctx.config.answer_template
-
-    def completion(item: QAItem) -> str:
-        title = next((docs[d].title for d in item.doc_ids if d in docs), "")
-        return template.format(answer=item.answers[0], title=title)
-
-    rows = [_question_row(item, formats.closed_book_prompt(item.question), completion(item)) for item in items]
+    rows = [_question_row(item, formats.closed_book_prompt(item.question), _answer(item, ctx)) for item in items]
     ctx.rng.shuffle(rows)
     return rows
 
 
 def raft_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
     """RAFT: the oracle chunk (kept with probability p in training, always in validation) among k
-    distractors, shuffled; the completion quotes the oracle and ends with the answer line.
+    distractors; with `ctx.retrieved` the asking arm's own retrieval and prompt (`retrieved_raft_rows`),
+    else distractors sampled from the corpus, shuffled, and a completion that quotes the oracle and ends with
+    the answer line.
 
     Training distractors come from training documents only, so no validation text is ever trained on.
     """
+    if ctx.retrieved is not None:
+        return retrieved_raft_rows(items, name, ctx)
     corpus, rng = ctx.corpus, ctx.rng
     pool_docs = ctx.split["train"] if name == "train" else set(corpus.docs)
     rows = []
@@ -144,6 +152,28 @@ def raft_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
         row = _question_row(item, formats.raft_prompt(item.question, hits), completion)
         rows.append({**row, "oracle_in_context": kept, "context_ids": [c.id for c in context]})
     rng.shuffle(rows)
+    return rows
+
+
+def retrieved_raft_rows(items: list[QAItem], name: str, ctx: BuildContext) -> list[Row]:
+    """RAFT on the prompt the arm is asked with: its retriever's hits (the oracle kept with probability p in
+    training, else its document dropped: `RetrievedContext.hits`), its focus and template; the completion is
+    the answer in the configured form, as the arm is scored and as the closed-book rows teach it."""
+    assert ctx.retrieved is not None
+    docs = ctx.corpus.docs
+    allowed = ctx.split["train"] if name == "train" else set(docs)
+    rows = []
+    for item in items:
+        oracle = oracle_chunk(item, ctx.corpus)
+        if oracle is None:
+            ctx.skipped["raft_no_oracle_chunk"] += 1
+            continue
+        kept = name != "train" or ctx.rng.random() < ctx.config.raft_oracle_p
+        source = docs[oracle.doc_id]
+        hits = ctx.retrieved.hits(item.question, Hit(oracle, 0.0, source.title, source.source), kept, allowed)
+        row = _question_row(item, ctx.retrieved.prompt(item.question, hits).messages, _answer(item, ctx))
+        rows.append({**row, "oracle_in_context": kept, "oracle_id": oracle.id, "context_ids": [h.chunk.id for h in hits]})
+    ctx.rng.shuffle(rows)
     return rows
 
 

@@ -39,7 +39,10 @@ class ArmConfig(BaseModel):
     strategy: Literal["closed_book", "rag", "finetuned", "hybrid"]
     generator: str = Field(BASE, description="'base', 'extractive', 'hf:<id-or-path>' or 'openai:<url>#<model>'")
     adapter: str | None = Field(None, description="'train' (default for finetuned/hybrid) or a registry reference")
-    data_format: Literal["qa", "raft"] = Field("qa", description="Training data of a trained adapter")
+    data_format: Literal["qa", "raft"] | None = Field(
+        None, description="Training data of a trained adapter: qa (closed book) or raft (a retrieving arm's own "
+        "prompt, RAFT); None: raft for hybrid, else qa"
+    )
     top_k: int = Field(5, ge=1, description="Context blocks retrieved")
     max_new_tokens: int = Field(48, ge=1, description="Longest generated answer")
     template: str | None = Field(
@@ -64,6 +67,8 @@ class ArmConfig(BaseModel):
 
     @model_validator(mode="after")
     def _adapter_default(self) -> ArmConfig:
+        if self.data_format is None:
+            self.data_format = "raft" if self.strategy == "hybrid" else "qa"
         if self.strategy in ("finetuned", "hybrid"):
             if self.generator == "extractive":
                 raise ValueError(f"arm {self.name}: {self.strategy} needs a language model, not the extractive reader")

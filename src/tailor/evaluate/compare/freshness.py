@@ -13,7 +13,7 @@ from typing import Any
 from tailor.evaluate.compare.answering import Answerer, Answers
 from tailor.evaluate.compare.arms import ArmPlan
 from tailor.evaluate.compare.context import RunContext, kb_fingerprint
-from tailor.evaluate.compare.models import train
+from tailor.evaluate.compare.models import train, training_key
 from tailor.evaluate.compare.questions import Question, load_questions
 from tailor.evaluate.compare.scoring import answer_states, states_answer
 from tailor.evaluate.compare.training import TrainedAdapter
@@ -67,10 +67,10 @@ def freshness_probe(ctx: RunContext, answerer: Answerer, plans: list[ArmPlan], k
         if plan.retrieves:
             time_to_fresh, measured = update_seconds, True
         if plan.adapter and config.retrain:
-            key = plan.config.data_format
+            key = training_key(plan.config)  # a raft adapter is retrained on its own arm's prompt, over the fresh KB
             if key not in retrained:
-                retrained[key] = train(ctx, fresh, plan.generator.removeprefix("hf:"), key, kb_path=fresh_path,
-                                       suffix="-fresh")
+                retrained[key] = train(ctx, fresh, plan.generator.removeprefix("hf:"), plan.config.data_format,
+                                       kb_path=fresh_path, suffix="-fresh", arm=plan.config)
             after_plan = ArmPlan(plan.config, plan.generator, plan.model, retrained[key].entry, retrained[key].to_dict())
             after_plan.fingerprint = {**plan.fingerprint, "adapter": [after_plan.adapter.ref,
                                       after_plan.adapter.manifest.get("created_at")]}

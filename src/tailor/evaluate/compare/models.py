@@ -1,8 +1,16 @@
 """The models behind the arms: the base model (converted or built once), then each arm's plan with its
-generator and adapter, trained in the run on the KB's documents or taken from the registry."""
+generator and adapter, trained in the run on the KB's documents or taken from the registry.
+
+    qa    closed-book questions; one adapter for every arm that asks for it (the finetuned arm's default)
+    raft  a retrieving arm's own adapter (the hybrid's default): its rows are the arm's own prompt, the
+          retriever's hits for each training question with the oracle dropped from some (`RetrievedContext`)
+
+When the questions were generated from held-out documents, no adapter is trained on those documents.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,9 +23,15 @@ from tailor.evaluate.compare.arms import ArmPlan, describe_model, resolve_genera
 from tailor.evaluate.compare.config import BASE, TRAIN, ArmConfig
 from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.training import TrainedAdapter, ensure_scratch_model, train_adapter
+from tailor.finetune.data import read_card
 from tailor.finetune.registry import AdapterRegistry
+from tailor.finetune.retrieved import RetrievedContext
 from tailor.finetune.scratch import is_scratch_model
+from tailor.generate.strategies import STRATEGIES, AskConfig
 from tailor.kb.knowledge_base import KnowledgeBase
+
+HELDOUT_QUESTIONS = "heldout-questions"
+"""The folder of RUN/work where `inputs.generate_questions` builds the dataset its questions come from."""
 
 
 def base_generator(ctx: RunContext) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -69,10 +83,11 @@ class DocumentTraining:
     """Adapters trained on questions written from the KB's documents (`train`)."""
 
     def training_format(self, arm: ArmConfig) -> str:
-        return arm.data_format
+        return training_key(arm)
 
     def train(self, ctx: RunContext, kb: KnowledgeBase, base_model: str, data_format: str) -> TrainedAdapter:
-        return train(ctx, kb, base_model, data_format)
+        arm = next((a for a in ctx.config.arms if a.adapter == TRAIN and training_key(a) == data_format), None)
+        return train(ctx, kb, base_model, arm.data_format if arm else data_format, arm=arm)
 
     def settings(self, arm: ArmConfig) -> dict[str, Any]:
         return {}  # none: the cache keys of earlier runs stay valid
@@ -135,20 +150,56 @@ def tuned_settings(ctx: RunContext, arm: ArmConfig, retrieves: bool) -> dict[str
     return found
 
 
+def training_key(arm: ArmConfig) -> str:
+    """The adapter an arm is answered with: `qa`, shared by every arm that asks for it, or `raft-<arm>`, trained
+    on this retrieving arm's own prompt (another arm's prompt may differ by retrieval, focus or template)."""
+    if arm.data_format == "raft" and STRATEGIES[arm.strategy].retrieves:
+        return "raft-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", arm.name)
+    return arm.data_format
+
+
+def heldout_documents(ctx: RunContext) -> list[str]:
+    """The documents the run's generated questions were written from (none when questions were given)."""
+    if ctx.config.questions is not None:
+        return []
+    folder = ctx.work / HELDOUT_QUESTIONS
+    if not (folder / "card.json").is_file():
+        raise RuntimeError(f"questions are generated but {folder} is missing: the adapters cannot be kept off "
+                           "the documents they were written from; generate the questions first")
+    return sorted(read_card(folder)["documents"]["validation"])
+
+
+def raft_context(arm: ArmConfig, base_model: str, kb: KnowledgeBase, groups: list[str]) -> RetrievedContext:
+    """What a retrieving arm is shown (its retrieval, focus and template, as `arms.build_strategy` asks it), searched
+    as the training groups."""
+    asked = AskConfig(strategy=arm.strategy, generator=f"hf:{base_model}", top_k=arm.top_k, template=arm.template,
+                      focus_sentences=arm.focus_sentences, focus_abstain_below=arm.focus_abstain_below)
+    return RetrievedContext.for_arm(asked, kb, groups)
+
+
 def train(ctx: RunContext, kb: KnowledgeBase, base_model: str, data_format: str, groups: list[str] | None = None,
-          kb_path: Path | None = None, suffix: str = "", finetune: dict[str, Any] | None = None) -> TrainedAdapter:
-    """An adapter of `base_model` on the KB's documents of `groups` (default: the training groups)."""
-    phase = f"train {data_format} adapter{suffix}"
+          kb_path: Path | None = None, suffix: str = "", finetune: dict[str, Any] | None = None,
+          arm: ArmConfig | None = None) -> TrainedAdapter:
+    """An adapter of `base_model` on the KB's documents of `groups` (default: the training groups), never on
+    those generated questions were written from. A raft adapter of a retrieving `arm` is trained on that arm's
+    prompt over `kb`; any other raft adapter on sampled context."""
+    key = training_key(arm) if arm is not None and arm.data_format == data_format else data_format
+    phase = f"train {key} adapter{suffix}"
     ctx.progress(phase, 0, 1)
     training = ctx.config.training
-    ctx.log(f"{phase} on {base_model} (groups {groups or training.groups})")
+    groups = groups or list(training.groups)
+    excluded = heldout_documents(ctx)
+    ctx.log(f"{phase} on {base_model} (groups {groups}" + (f", less the {len(excluded)} documents the questions "
+                                                            f"were written from)" if excluded else ")"))
     qa_file = Path(ctx.config.questions) if training.train_on_questions and ctx.config.questions else None
     recipe = training.model_dump()
     recipe["finetune"] = {**recipe["finetune"], **(finetune or {})}
+    retrieved = raft_context(arm, base_model, kb, groups) if key != data_format and arm is not None else None
     result = train_adapter(
         kb=kb_path or Path(kb.uri), work=ctx.work, home=ctx.home, base_model=base_model,
-        is_scratch=is_scratch_model(base_model), data_format=data_format, groups=groups or list(training.groups),
-        training=recipe, qa_file=qa_file, name=f"compare-{data_format}{suffix}",
+        is_scratch=is_scratch_model(base_model), data_format=data_format, groups=groups,
+        training=recipe, qa_file=qa_file, name=f"compare-{key}{suffix}", exclude_documents=excluded,
+        retrieved=retrieved,
     )
     ctx.progress(phase, 1, 1)
     return result

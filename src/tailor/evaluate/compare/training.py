@@ -15,6 +15,7 @@ from typing import Any
 from tailor.finetune.config import DataConfig, FinetuneConfig, ScratchConfig
 from tailor.finetune.data import build_dataset
 from tailor.finetune.registry import AdapterEntry, AdapterRegistry
+from tailor.finetune.retrieved import RetrievedContext
 from tailor.finetune.scratch import MARKER, build_scratch_model
 from tailor.finetune.train import finetune
 
@@ -88,9 +89,12 @@ def train_adapter(
     training: dict[str, Any],
     qa_file: Path | None,
     name: str,
+    exclude_documents: list[str] | None = None,
+    retrieved: RetrievedContext | None = None,
     progress: bool = False,
 ) -> TrainedAdapter:
-    """Build the dataset from the KB, then reuse a matching registry adapter or train a new one."""
+    """Build the dataset from the KB (never from `exclude_documents`; raft rows on `retrieved`, the asking
+    arm's retrieval and prompt), then reuse a matching registry adapter or train a new one."""
     started = time.perf_counter()
     data = DataConfig(
         kb=kb,
@@ -102,9 +106,12 @@ def train_adapter(
         questions_per_chunk=training["questions_per_chunk"],
         paraphrases=training["paraphrases"],
         answer_template=training["answer_template"],
-        val_fraction=0.0,  # every document the RAG arms can read is also trained on: a like-for-like arm
+        # every document the RAG arms can read is also trained on (a like-for-like arm), except those generated
+        # questions were written from
+        val_fraction=0.0,
+        exclude_documents=exclude_documents or [],
     )
-    card = build_dataset(data)
+    card = build_dataset(data, retrieved)
     return fit_adapter(card, data.out, time.perf_counter() - started, work=work, home=home, base_model=base_model,
                        is_scratch=is_scratch, finetune_overrides=training["finetune"], name=name, progress=progress)
 
