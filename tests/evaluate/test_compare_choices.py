@@ -13,7 +13,13 @@ from tailor.evaluate.compare.context import RunContext
 from tailor.evaluate.compare.questions import Question, parse_question
 from tailor.evaluate.compare.scoring import chosen_choice, score_answer
 from tailor.finetune import strategies  # noqa: F401  (registers the finetuned and hybrid strategies)
-from tailor.generate.prompts import PromptBuilder, posed_question, shipped_templates
+from tailor.generate.prompts import (
+    CHOICES_INSTRUCTION,
+    PromptBuilder,
+    bare_question,
+    posed_question,
+    shipped_templates,
+)
 from tailor.generate.readers import Reading
 from tailor.generate.strategies import STRATEGIES, PipelineStrategy
 from tailor.records import Chunk, Hit
@@ -32,6 +38,14 @@ def test_the_options_follow_the_question_lettered_one_a_line():
     assert posed_question("Q?", ("two\n  lines",)) == "Q?\nA. two lines\nAnswer with the letter of one option."
 
 
+@pytest.mark.parametrize("question", ["Which city?", "Two lines:\nA. not an option, part of the question"])
+def test_the_bare_question_is_the_posed_one_without_its_options(question):
+    assert bare_question(posed_question(question, CHOICES)) == question
+    assert bare_question(question) == question
+    no_a = f"Which city?\nB. London\n{CHOICES_INSTRUCTION}"  # options must run from A: this text is not posed
+    assert bare_question(no_a) == no_a
+
+
 class RecordingReader:
     """A reader that records the prompts it is given and answers each with `reply`."""
 
@@ -40,14 +54,20 @@ class RecordingReader:
     def __init__(self, reply: str) -> None:
         self.reply = reply
         self.prompts = []
+        self.questions = []
 
     def read_batch(self, questions, prompts):
         self.prompts += prompts
+        self.questions += questions
         return [Reading(text=self.reply) for _ in prompts]
 
 
 class OneHit:
+    def __init__(self) -> None:
+        self.queries = []
+
     def run(self, question, groups):
+        self.queries.append(question)
         return [HIT], {"retrieve": 0.0, "rerank": 0.0}
 
 
@@ -76,11 +96,14 @@ def test_compare_asks_every_arm_the_same_choices_block_and_scores_the_chosen_opt
     shown = {}
     for arm in ARMS:
         plan = ArmPlan(ArmConfig(name=arm, strategy=arm), generator="hf:scratch", fingerprint={"arm": arm})
-        reader = RecordingReader("B. Paris")
+        reader, retriever = RecordingReader("B. Paris"), OneHit()
         strategy = PipelineStrategy(arm, reader, PromptBuilder(STRATEGIES[arm].template),
-                                    retriever=OneHit() if plan.retrieves else None)
+                                    retriever=retriever if plan.retrieves else None)
         records = answerer.ask(plan, strategy, [QUESTION], "kb-state", "answer", kb_version=1)
         (prompt,) = reader.prompts
+        # only the prompt shows the options: retrieval and the reader (the extractive one reads it) get it bare
+        assert reader.questions == [QUESTION.question]
+        assert retriever.queries == ([QUESTION.question] if plan.retrieves else [])
         user = prompt.messages[-1]["content"]
         shown[arm] = user[user.index(QUESTION.question): user.index(BLOCK) + len(BLOCK)]
         assert score_answer(QUESTION, records["mc"], retrieves=plan.retrieves)["accuracy"] == 1.0

@@ -35,6 +35,7 @@ _LOOKALIKE = str.maketrans("<>\"", "\u2039\u203a\u201d")
 
 
 CHOICES_INSTRUCTION = "Answer with the letter of one option."
+_OPTION = re.compile(r"^[A-Z]\. ")
 
 
 def option_letter(index: int) -> str:
@@ -45,11 +46,25 @@ def option_letter(index: int) -> str:
 def posed_question(question: str, choices: Sequence[str] = ()) -> str:
     """The question as every arm is asked it: unchanged, or followed by its options, one a line as
     "A. <option>", and `CHOICES_INSTRUCTION`. Every template renders it as its `question`, so the closed-book,
-    RAG, fine-tuned and hybrid prompts all show the same choices block."""
+    RAG, fine-tuned and hybrid prompts all show the same choices block (`bare_question` undoes it)."""
     if not choices:
         return question
     options = [f"{option_letter(i)}. {' '.join(choice.split())}" for i, choice in enumerate(choices)]
     return "\n".join([question, *options, CHOICES_INSTRUCTION])
+
+
+def bare_question(text: str) -> str:
+    """`text` without the options and instruction `posed_question` added (any other text unchanged): what
+    retrieval, sentence focus and the extractive reader read, so the options change only what the model is
+    shown. The last option's letter says how many lines before it must be options A, B, ..."""
+    lines = text.split("\n")
+    if len(lines) < 3 or lines[-1] != CHOICES_INSTRUCTION or not _OPTION.match(lines[-2]):
+        return text
+    count = ord(lines[-2][0]) - ord("A") + 1
+    options = lines[-1 - count : -1]
+    if len(lines) < count + 2 or not all(o.startswith(f"{option_letter(i)}. ") for i, o in enumerate(options)):
+        return text
+    return "\n".join(lines[: -1 - count])
 
 
 def neutralise(text: str) -> str:

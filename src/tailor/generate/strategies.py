@@ -23,7 +23,7 @@ from tailor.generate.base import GenerationConfig, GeneratorError
 from tailor.generate.citations import CitationChecker, NLISupport
 from tailor.generate.extractive import ABSTAIN_BELOW, ExtractiveReader
 from tailor.generate.focus import Focused, SentenceFocus
-from tailor.generate.prompts import Prompt, PromptBuilder
+from tailor.generate.prompts import Prompt, PromptBuilder, bare_question
 from tailor.generate.readers import LLMReader, Reader, Reading
 from tailor.generate.registry import FACTORIES, make_generator
 from tailor.kb.embedding import Embedder, make_embedder
@@ -179,12 +179,12 @@ class PipelineStrategy:
         retrieved = []
         for question, caller in zip(questions, groups, strict=True):
             _check_groups(caller)
-            retrieved.append(self.retriever.run(question, tuple(caller)) if self.retriever
+            retrieved.append(self.retriever.run(bare_question(question), tuple(caller)) if self.retriever
                              else ([], {"retrieve": 0.0, "rerank": 0.0}))
         started = time.perf_counter()
         prompts = [self._prompt(q, hits) for q, (hits, _) in zip(questions, retrieved, strict=True)]
         asked = [i for i, (_, sure) in enumerate(prompts) if sure]
-        found = iter(self.reader.read_batch([questions[i] for i in asked], [prompts[i][0] for i in asked]))
+        found = iter(self.reader.read_batch([bare_question(questions[i]) for i in asked], [prompts[i][0] for i in asked]))
         readings = [next(found) if sure else _unsure() for _, sure in prompts]
         share = _ms(started) / max(len(questions), 1)
         answers = []
@@ -205,7 +205,7 @@ class PipelineStrategy:
         hits: list[Hit] = []
         timings = {"retrieve": 0.0, "rerank": 0.0}
         if self.retriever:  # its times leave out loading the embedding model on first use
-            hits, timings = self.retriever.run(question, tuple(groups))
+            hits, timings = self.retriever.run(bare_question(question), tuple(groups))
         started = time.perf_counter()
         prompt, sure = self._prompt(question, hits)
         generating = time.perf_counter()
@@ -216,7 +216,7 @@ class PipelineStrategy:
         elif streaming:
             sent: list[str] = []
             try:
-                reading: Reading = yield from _sending(self.reader.stream(question, prompt), sent)
+                reading: Reading = yield from _sending(self.reader.stream(bare_question(question), prompt), sent)
             except GeneratorExit:
                 if on_close is not None:
                     timings["generate"] = _ms(generating)
@@ -225,16 +225,17 @@ class PipelineStrategy:
                                     strategy=self.name, generator=self.reader.name))
                 raise
         else:
-            reading = self.reader.read(question, prompt)
+            reading = self.reader.read(bare_question(question), prompt)
         timings["generate"] = _ms(generating)
         timings["total"] = timings["retrieve"] + timings["rerank"] + _ms(started)
         return self._answer(question, hits, timings, reading)
 
     def _prompt(self, question: str, hits: list[Hit]) -> tuple[Prompt, bool]:
-        """The prompt, and whether the reader should be asked (False: too unsure, abstain without it)."""
+        """The prompt, and whether the reader should be asked (False: too unsure, abstain without it). Only the
+        prompt shows a multiple-choice question's options; retrieval, focus and the reader read it bare."""
         if not (self.focus and hits):
             return self.prompts.build(question, hits), True
-        focused = self.focus(question, hits)
+        focused = self.focus(bare_question(question), hits)
         return self.prompts.build(question, focused.hits), focused.confidence >= self.abstain_below
 
     def _answer(self, question: str, hits: list[Hit], timings: dict[str, float], reading: Reading) -> Answer:
