@@ -155,13 +155,13 @@ def test_restricted_examples_are_never_shown_to_a_caller_without_their_group(tas
 ])
 def test_label_normalisation(text, label):
     labels = ("card_arrival", "delivery", "password", "refund")
-    assert label_scores(text, False, label, labels) == {"label_accuracy": 1.0, "out_of_set": 0.0}
+    assert label_scores(text, False, label, labels) == {"label_accuracy": 1.0, "semantic_match": 1.0, "out_of_set": 0.0}
 
 
 def test_an_answer_outside_the_label_set_is_wrong_and_counted():
     labels = ("delivery", "refund")
-    assert label_scores("banana", False, "refund", labels) == {"label_accuracy": 0.0, "out_of_set": 1.0}
-    assert label_scores("delivery", False, "refund", labels) == {"label_accuracy": 0.0, "out_of_set": 0.0}
+    assert label_scores("banana", False, "refund", labels) == {"label_accuracy": 0.0, "semantic_match": 0.0, "out_of_set": 1.0}
+    assert label_scores("delivery", False, "refund", labels) == {"label_accuracy": 0.0, "semantic_match": 0.0, "out_of_set": 0.0}
     assert label_scores("refund", True, "refund", labels)["label_accuracy"] == 0.0  # an abstention is no answer
     assert normalise_label("Refund please") == "refund_please"
 

@@ -100,13 +100,13 @@ def arm_metrics(ctx: RunContext, per_question_scores: dict[str, dict[str, float]
 
 
 def paired_comparisons(ctx: RunContext, ran: list[ArmPlan], scores: Scores, questions: Sequence[Question]) -> list[Any]:
-    """Every pair of arms on the primary metric, format adherence and abstention, on the questions both scored
-    (an arm asked a sample is paired on its sample)."""
+    """Every pair of arms on the primary metric, semantic match (the verdict is checked under it too), format
+    adherence and abstention, on the questions both scored (an arm asked a sample is paired on its sample)."""
     config = ctx.config
     found = []
     for i, a in enumerate(ran):
         for b in ran[i + 1:]:
-            for metric in (config.primary_metric, "format_adherence", "abstain_correct"):
+            for metric in dict.fromkeys((config.primary_metric, "semantic_match", "format_adherence", "abstain_correct")):
                 ids = scored_by_both(scores[a.name], scores[b.name], metric, questions)
                 comparison = compare_paired(a.name, b.name, metric, [scores[a.name][i][metric] for i in ids],
                                             [scores[b.name][i][metric] for i in ids], config.bootstrap, config.seed)

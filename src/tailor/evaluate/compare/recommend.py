@@ -7,7 +7,9 @@ a tied primary metric), the hybrid when it beats both, retrieval otherwise. Cost
 latency and the time to absorb new data are stated beside the verdict: they may explain a tie, never
 overturn a win. The verdict comes from the first deciding rule that fired, in the order of `RULES`; the
 cautions never decide, they qualify, and a verdict whose arm does not beat the bare model (closed book)
-beyond the interval says that no adaptation helped.
+beyond the interval says that no adaptation helped. The same rules then run with semantic match (a
+paraphrase-accepting correctness score, `semantic.py`) in place of the primary metric: where they pick
+another verdict, arm or answer on adaptation, the recommendation says the verdict depends on the metric.
 """
 
 from __future__ import annotations
@@ -278,6 +280,37 @@ def beside(report: Report, arm: str) -> str:
 
 
 def recommend(report: Report) -> dict[str, Any]:
+    """The verdict on the primary metric, and whether it holds when semantic match decides instead."""
+    verdict = verdict_on_primary(report)
+    return {**verdict, **metric_dependence(report, verdict)}
+
+
+SECOND_METRIC = "semantic_match"
+_SAID = {"rag": "use RAG", "finetune": "fine-tune", "hybrid": "use both", "no_clear_winner": "no clear winner"}
+
+
+def _said(verdict: dict[str, Any]) -> str:
+    arm = f" ({verdict['arm']})" if verdict["arm"] else ""
+    bare = ", though no adaptation beats the bare model" if verdict["adaptation_helped"] is False else ""
+    return f"{_SAID.get(verdict['verdict'], verdict['verdict'])}{arm}{bare}"
+
+
+def metric_dependence(report: Report, verdict: dict[str, Any], metric: str = SECOND_METRIC) -> dict[str, Any]:
+    """The same rules run with `metric` in place of the primary metric: the verdict they give there, and whether
+    it differs from `verdict` in recommendation, arm or whether adaptation helped (a verdict one reasonable
+    metric gives and another takes away must say so). Nothing to check when the run has no such metric."""
+    primary = report["primary_metric"]
+    if metric == primary or not any(metric in scores for scores in report["metrics"].values()):
+        return {f"under_{metric}": None, "metric_dependent": False, "metric_note": ""}
+    other = verdict_on_primary({**report, "primary_metric": metric})
+    under = {key: other[key] for key in ("verdict", "arm", "adaptation_helped", "headline")}
+    dependent = any(under[key] != verdict[key] for key in ("verdict", "arm", "adaptation_helped"))
+    note = (f"The verdict depends on the metric: on {primary.replace('_', ' ')}, {_said(verdict)}; on "
+            f"{metric.replace('_', ' ')}, {_said(under)}.") if dependent else ""
+    return {f"under_{metric}": {"metric": metric, **under}, "metric_dependent": dependent, "metric_note": note}
+
+
+def verdict_on_primary(report: Report) -> dict[str, Any]:
     """The verdict, its arm, what it costs, and every rule's finding, in plain words with their numbers."""
     findings = []
     decided: tuple[Rule, Finding] | None = None

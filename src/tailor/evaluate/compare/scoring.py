@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from tailor.evaluate.compare.questions import Question
+from tailor.evaluate.compare.semantic import default_matcher
 from tailor.evaluate.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from tailor.finetune.formats import ANSWER_PREFIX
 from tailor.generate.citations import MARKER, answer_sentences
@@ -109,6 +110,9 @@ def score_answer(question: Question, answer: dict[str, Any], retrieves: bool, k:
         scores["accuracy"] = scores["mc_accuracy"]
     else:
         scores["accuracy"] = scores["contains"]
+    # A chosen option is already scored by its meaning; free text is matched to the gold allowing paraphrase.
+    scores["semantic_match"] = scores["accuracy"] if question.choices else \
+        0.0 if abstained else default_matcher().match(short, question.answers)
     if retrieves and not abstained:
         scores["grounded"] = _grounding(answer)
         cited = {c["doc_id"] for c in answer["citations"]}

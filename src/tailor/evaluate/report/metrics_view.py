@@ -8,7 +8,7 @@ from tailor.evaluate.report.fields import Estimate, Number, ReportField
 
 # Which table each metric of report.json "metrics" is shown in; a metric listed nowhere goes to "other".
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
-    "correctness": ("accuracy", "exact_match", "f1", "contains", "mc_accuracy", "judge_accuracy", "label_accuracy",
+    "correctness": ("accuracy", "semantic_match", "exact_match", "f1", "contains", "mc_accuracy", "judge_accuracy", "label_accuracy",
                     "macro_f1", "out_of_set", "similarity"),
     "grounding": (
         "grounded",
@@ -25,6 +25,7 @@ METRIC_GROUPS: dict[str, tuple[str, ...]] = {
 
 METRIC_LABELS: dict[str, str] = {
     "accuracy": "Accuracy",
+    "semantic_match": "Semantic match (paraphrases accepted)",
     "exact_match": "Exact match",
     "f1": "Token F1",
     "contains": "Contains gold",

@@ -10,6 +10,7 @@ from tailor.evaluate.report.metrics_view import MetricTable, metric_label
 from tailor.evaluate.report.sections import TOTAL_STAGE
 from tailor.evaluate.report.view import ReportView
 
+SECOND_METRIC = "semantic_match"  # the correctness score the verdict is also checked under (recommend.py)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
 
@@ -40,13 +41,16 @@ def _metric_column(table: MetricTable | None, metric: str) -> Callable[[str], st
 
 
 def _columns(view: ReportView) -> list[tuple[str, Callable[[str], str]]]:
-    """The headline columns that have data: primary metric, grounding, refusals, p50 latency, cost."""
+    """The headline columns that have data: primary metric, semantic match (the verdict's second opinion),
+    grounding, refusals, p50 latency, cost."""
     table_of = {metric: table for table in view.tables.values() for metric in table.metrics}
     columns: list[tuple[str, Callable[[str], str] | None]] = [
         (
             f"{metric_label(view.primary_metric)} (95% CI)",
             _metric_column(table_of.get(view.primary_metric), view.primary_metric),
         ),
+        (f"{metric_label(SECOND_METRIC)} (95% CI)", _metric_column(table_of.get(SECOND_METRIC), SECOND_METRIC)
+         if view.primary_metric != SECOND_METRIC else None),
         (metric_label("grounded"), _metric_column(table_of.get("grounded"), "grounded")),
         (metric_label("abstain_correct"), _metric_column(table_of.get("abstain_correct"), "abstain_correct")),
     ]
@@ -131,6 +135,8 @@ def render_summary(view: ReportView) -> str:
             f"**Recommendation: {md(view.verdict.verdict)}**",
             "",
         ]
+        if view.verdict.metric_note:
+            lines += [f"**Metric-dependent verdict:** {md(view.verdict.metric_note)}", ""]
         if view.verdict.beside:
             lines += [f"**Beside it:** {md(view.verdict.beside)}.", ""]
         lines += [f"- **{md(rule.name)}**: {md(rule.because)}" for rule in view.verdict.fired] or [

@@ -31,6 +31,7 @@ class Verdict:
     fired: list[Rule]
     not_fired: list[Rule]
     beside: str  # cost per 1,000 queries, p50 latency and time to absorb new data of the arms it weighed
+    metric_note: str  # set when semantic match would give another verdict than the primary metric
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def _verdict(report: ReportField) -> Verdict | None:
         fired=[rule for fired, rule in rules if fired],
         not_fired=[rule for fired, rule in rules if not fired],
         beside=block.field("beside").text(),
+        metric_note=block.field("metric_note").text(),
     )
 
 
