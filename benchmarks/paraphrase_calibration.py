@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import REPO, print_table, write_result
+from _common import REPO, datasets_dir, print_table, write_result
 
 from tailor.evaluate.compare.scoring import states_answer
 from tailor.evaluate.compare.semantic import THRESHOLD, SemanticMatcher, guards_pass, states_gold
@@ -63,6 +63,33 @@ def cross_validated(scores: Sequence[float], labels: Sequence[int], seed: int = 
     return round(right / len(labels), 3)
 
 
+def squad_check(matcher: SemanticMatcher, pairs: int = 300, seed: int = 0) -> dict | None:
+    """Accept rates on pairs nobody here labelled: another SQuAD annotator's differently worded answer to the same
+    question (should match) and the answer to another question on the same paragraph (should not)."""
+    path = datasets_dir() / "squad_v2_dev_half" / "dev-v2.0.json"
+    if not path.is_file():
+        return None
+    same, other = [], []
+    for article in json.loads(path.read_text())["data"]:
+        for paragraph in article["paragraphs"]:
+            answered = [q for q in paragraph["qas"] if q["answers"]]
+            for q in answered:
+                texts = list(dict.fromkeys(a["text"] for a in q["answers"]))
+                if len(texts) > 1:
+                    same.append((texts[1], texts[0]))
+                rivals = [r["answers"][0]["text"] for r in answered if r is not q and not
+                          {a["text"] for a in r["answers"]} & set(texts)]
+                if rivals:
+                    other.append((rivals[0], texts[0]))
+    rng = random.Random(seed)
+    same, other = rng.sample(same, pairs), rng.sample(other, pairs)
+    rules = {"contains a gold (accuracy)": lambda a, g: float(states_answer(a, (g,))),
+             f"semantic_match (threshold {THRESHOLD})": lambda a, g: matcher.match(a, [g])}
+    return {"pairs": pairs, "seed": seed, "rules": {
+        name: {"human_variant": round(sum(rule(a, g) for a, g in same) / pairs, 3),
+               "other_question": round(sum(rule(a, g) for a, g in other) / pairs, 3)} for name, rule in rules.items()}}
+
+
 def main() -> None:
     rows = load_rows()
     labels = [r["label"] for r in rows]
@@ -98,8 +125,13 @@ def main() -> None:
                       "note": r["note"]} for r, s, p in zip(rows, shipped, at_shipped, strict=True) if p != r["label"]]
     for d in disagreements:
         print(f"  label {d['label']} closeness {d['closeness']:.3f}: {d['answer']!r} for {d['gold']!r} ({d['note']})")
+    squad = squad_check(matcher)
+    if squad:
+        print_table(f"Out of sample: SQuAD v2 dev, {squad['pairs']} pairs of each kind (accept rates)",
+                    ["rule", "another annotator's answer accepted", "another question's answer accepted"],
+                    [[name, found["human_variant"], found["other_question"]] for name, found in squad["rules"].items()])
     path = write_result("paraphrase_calibration", {"rows": len(rows), "correct": sum(labels), "rules": results,
-                                                   "disagreements": disagreements})
+                                                   "disagreements": disagreements, "squad_v2_dev": squad})
     print(f"wrote {path}")
 
 

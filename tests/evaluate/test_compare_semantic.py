@@ -60,6 +60,8 @@ def test_quantities_compare_durations_by_length_and_numbers_by_value():
     assert states_quantities("14 days", "two weeks") and states_quantities("a fortnight", "two weeks")
     assert states_quantities("half a year", "The probation period lasts six months")
     assert not states_quantities("two months", "two weeks")
+    assert not states_quantities("2006", "2005") and not states_quantities("49 days", "50 days")
+    assert states_quantities("3 months", "90 days") and states_quantities("52 weeks", "one year")
     assert states_quantities("12", "at least 12 characters")  # a bare number counts for the gold's quantity
     assert [q.value for q in quantities("8am to 6pm, 150 million km")] == [8, 18, 1.5e8]
     assert states_quantities("up to 3 days per week", "up to three days a week")  # "a week" is a rate, not a number
