@@ -130,12 +130,28 @@ def test_the_letter_or_the_text_of_option_b_scores_as_option_b(reply):
     assert scores["mc_accuracy"] == scores["accuracy"] == 1.0
 
 
-@pytest.mark.parametrize("reply", ["A", "A. London", "(C)", "Berlin", "C. Paris", "D", "London or Paris", ""])
+@pytest.mark.parametrize("reply", ["A", "A. London", "(C)", "Berlin", "C. Paris", "B. Berlin", "D", "London or Paris",
+                                   ""])
 def test_a_wrong_missing_or_undecided_option_scores_zero(reply):
-    """A leading letter decides ("C. Paris" chose C); a letter with no option ("D") or two option texts
-    without a letter choose nothing."""
+    """A letter whose text names another option ("B. Berlin", as SmolLM2 answered "B. 480 picks per minute"
+    with the gold at B), a letter with no option ("D") or two option texts without a letter choose nothing."""
     scores = score_answer(QUESTION, {"text": reply, "abstained": False, "citations": [], "hits": []}, retrieves=False)
     assert scores["mc_accuracy"] == scores["accuracy"] == 0.0
+
+
+def test_a_letter_decides_when_the_text_after_it_names_no_other_option():
+    assert chosen_choice("B. the one by the river", CHOICES) == "Paris"
+    assert chosen_choice("A. 5,120\n\nThe answer is D. at least 5 years.", ("5,120", "480", "2", "3")) == "5,120"
+    assert chosen_choice("B. Berlin", CHOICES) is None and chosen_choice("C. Paris", CHOICES) is None
+
+
+def test_the_choice_is_read_from_the_first_line_not_the_question_the_model_repeats_after_it():
+    """SmolLM2's reply to a handbook question whose gold option is B (EUR 85 per person)."""
+    choices = ("6 hours or longer", "EUR 85 per person", "480 picks per minute", "9 December 2025")
+    reply = "B. 480 picks per minute\n\nQuestion: What is the per-person cap?\nA. 6 hours or longer"
+    assert chosen_choice(reply, choices) is None
+    assert chosen_choice("EUR 85 per person\n\nA. 6 hours or longer", choices) == "EUR 85 per person"
+    assert chosen_choice("Quote: the cap is EUR 85 per person [1]\nAnswer: B", choices) == "EUR 85 per person"
 
 
 def test_a_word_that_starts_with_a_capital_is_not_read_as_a_letter():

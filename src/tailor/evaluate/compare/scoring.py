@@ -51,16 +51,25 @@ _LEAD_LETTER = re.compile(r"^\s*(?:\(([A-Za-z])\)|([A-Za-z])(?:[.):]|\s*$))")
 
 
 def chosen_choice(text: str, choices: tuple[str, ...]) -> str | None:
-    """The one option the committed answer chooses, else None. A leading letter of an option (see
-    `_LEAD_LETTER`), the form the prompt asks for (`posed_question`), decides; without one, the option whose
-    text the answer contains when exactly one does (the longest when the others are part of it: "New York
-    City" over "York"). The extractive reader quotes a sentence, so it chooses only by that second rule."""
-    committed = committed_answer(text)
-    lead = _LEAD_LETTER.match(committed)
+    """The one option the answer chooses, else None, read from the first line of its committed answer (a
+    small model goes on to repeat the question and its options). A leading letter of an option (see
+    `_LEAD_LETTER`), the form the prompt asks for (`posed_question`), decides, unless the text after it names
+    another option ("B. <option C's text>" chose nothing); without one, the option the line names
+    (`_named_option`). The extractive reader quotes a sentence, so it chooses only by the second rule."""
+    body = text.rsplit(ANSWER_PREFIX, 1)[1] if ANSWER_PREFIX in text else text
+    line = committed_answer(next((line for line in body.splitlines() if line.strip()), ""))
+    lead = _LEAD_LETTER.match(line)
     index = ord((lead.group(1) or lead.group(2)).upper()) - ord("A") if lead else len(choices)
-    if index < len(choices):
-        return choices[index]
-    answer = f" {normalize_answer(committed)} "
+    if index >= len(choices):
+        return _named_option(line, choices)
+    named = _named_option(line[lead.end():], choices) if lead else None
+    return choices[index] if named in (None, choices[index]) else None
+
+
+def _named_option(text: str, choices: tuple[str, ...]) -> str | None:
+    """The option whose text `text` contains when exactly one does (the longest when the others are part of
+    it: "New York City" over "York"), else None."""
+    answer = f" {normalize_answer(text)} "
     named = [c for c in choices if normalize_answer(c) and f" {normalize_answer(c)} " in answer]
     longest = [c for c in named if not any(c != o and normalize_answer(c) in normalize_answer(o) for o in named)]
     return longest[0] if len(longest) == 1 else None
