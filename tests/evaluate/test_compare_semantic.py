@@ -149,3 +149,13 @@ def test_the_report_shows_semantic_match_and_the_flag():
     assert f"**Metric-dependent verdict:** {note}" in render_summary(view).replace("\\_", "_")
     html = render_html(view)
     assert "Semantic match (paraphrases accepted)" in html and "metric-dependent verdict</span> " + note in html
+
+
+def test_the_console_prints_the_flag(capsys):
+    from tailor.cli.compare import _print_summary
+
+    report = json.loads(SAMPLE.read_text())
+    note = "The verdict depends on the metric: on accuracy, use RAG (rag_scratch); on semantic match, fine-tune."
+    report["recommendation"].update(metric_dependent=True, metric_note=note)
+    _print_summary(report)
+    assert note in " ".join(capsys.readouterr().out.split())

@@ -170,6 +170,8 @@ def _print_summary(report: dict[str, Any]) -> None:
     _print_leak(report)
     recommendation = report["recommendation"]
     console.print(f"\n[bold]Recommendation:[/] {escape(recommendation['headline'])}")
+    if recommendation.get("metric_note"):
+        console.print(f"  [bold yellow]{escape(recommendation['metric_note'])}[/]")
     if recommendation.get("beside"):
         console.print(f"  [dim]Beside it: {escape(recommendation['beside'])}[/]")
     for rule in recommendation["rules"]:
