@@ -25,7 +25,8 @@ def tune(
     questions: Annotated[Path | None, typer.Option(help="Questions jsonl (none: generated).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of compare settings.")] = None,
     base_model: Annotated[str | None, typer.Option(help="As in `tailor compare`.")] = None,
-    arms: Annotated[str, typer.Option(help="Arms to tune, comma-separated: rag, finetuned.")] = "rag,finetuned",
+    arms: Annotated[str | None, typer.Option(help="Arms to tune, comma-separated: rag, finetuned (documents; the "
+                                                  "default), rag, hybrid (examples; the default).")] = None,
     budget: Annotated[str, typer.Option(help="Trials (30) or time (20m, 90s) for the search, shared by the arms; "
                                              "a resumed run counts what the earlier ones spent.")] = "20m",
     rag_share: Annotated[float, typer.Option(help="Part of a time budget the rag arm gets.")] = 0.75,
@@ -44,9 +45,9 @@ def tune(
     overrides: dict[str, Any] = {"docs": docs, "kb": kb, "questions": questions, "base_model": base_model, "home": home}
     try:
         compare = CompareConfig.from_sources(folder, config, overrides)
-        settings = TuneConfig(compare=compare, out=out, arms=[a.strip() for a in arms.split(",") if a.strip()],
-                              budget=Budget.parse(budget), rag_share=rag_share, reranker=reranker,
-                              early_stop_fraction=early_stop)
+        chosen = {"arms": [a.strip() for a in arms.split(",") if a.strip()]} if arms is not None else {}
+        settings = TuneConfig(compare=compare, out=out, **chosen, budget=Budget.parse(budget), rag_share=rag_share,
+                              reranker=reranker, early_stop_fraction=early_stop)
     except ValidationError as exc:
         err_console.print(f"[red]invalid tune configuration[/]\n{escape(str(exc))}")
         raise typer.Exit(2) from exc
@@ -79,6 +80,9 @@ def tune(
 
 def _print_summary(report: dict[str, Any]) -> None:
     split = report["split"]
+    if split.get("task") == "examples":
+        _print_examples(report)
+        return
     table = Table(title=f"Held-out accuracy ({split['test']} questions no trial saw), 95% CI")
     for column in ("arm", "trials", "front", "chosen", "tuned", "defaults", "tuned - defaults"):
         table.add_column(column)
@@ -97,3 +101,23 @@ def _print_summary(report: dict[str, Any]) -> None:
                       cell(held["defaults"]["accuracy"]),
                       f"{diff['diff']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]" if diff else "-")
     console.print(table)
+
+
+def _print_examples(report: dict[str, Any]) -> None:
+    """An examples folder: the chosen points on dev (test is compare's: `tailor compare DIR --tuned TUNE`)."""
+    split = report["split"]
+    table = Table(title=f"Chosen on the {split['dev']} dev examples ({report['objectives']['accuracy']}); "
+                        f"the {split['test']} test examples were not asked")
+    for column in ("arm", "trials", "front", "chosen", "dev accuracy", "defaults on dev", "settings"):
+        table.add_column(column, overflow="fold")
+    for name, arm in report["arms"].items():
+        if "skipped" in arm:
+            table.add_row(name, "", "", f"skipped: {escape(arm['skipped'])}", "", "", "")
+            continue
+        point = arm["front"][0]
+        defaults = next((t["values"][0] for t in arm["trials"] if t["defaults"] and t["values"]), None)
+        table.add_row(name, str(arm["search"]["trials"]), str(len(arm["front"])), arm["chosen"],
+                      f"{point['accuracy']:.3f}", "-" if defaults is None else f"{defaults:.3f}",
+                      escape(" ".join(f"{k}={v}" for k, v in point["settings"].items())))
+    console.print(table)
+    console.print(f"Test: {escape(split['held_out'])}")

@@ -35,8 +35,9 @@ def neighbours(kb: KnowledgeBase, example: Example, top_k: int, groups: Sequence
 
 
 def example_rows(examples: Sequence[Example], data_format: ExampleFormat, kb: KnowledgeBase, top_k: int,
-                 groups: Sequence[str], seed: int) -> list[dict[str, Any]]:
-    prompts = DemonstrationPrompts(EXAMPLE_TEMPLATES[FORMAT_STRATEGY[data_format]], kb)
+                 groups: Sequence[str], seed: int, template: str | None = None) -> list[dict[str, Any]]:
+    """The rows in `template` (the arm's; None: its strategy's default)."""
+    prompts = DemonstrationPrompts(template or EXAMPLE_TEMPLATES[FORMAT_STRATEGY[data_format]], kb)
     rows = []
     for example in examples:
         hits = neighbours(kb, example, top_k, groups) if data_format == "demonstrations" else []
@@ -56,7 +57,8 @@ def example_rows(examples: Sequence[Example], data_format: ExampleFormat, kb: Kn
 
 
 def build_example_dataset(train: Sequence[Example], out: Path, data_format: ExampleFormat, kb: KnowledgeBase,
-                          groups: Sequence[str], top_k: int = 5, seed: int = 0) -> dict[str, Any]:
+                          groups: Sequence[str], top_k: int = 5, seed: int = 0,
+                          template: str | None = None) -> dict[str, Any]:
     """The dataset folder (train.jsonl, an empty validation.jsonl, card.json) of the train examples that
     `groups` may read; returns its card."""
     started = time.time()
@@ -64,7 +66,7 @@ def build_example_dataset(train: Sequence[Example], out: Path, data_format: Exam
     usable = [e for e in train if readers & set(e.groups)]
     if not usable:
         raise ValueError(f"no train example is readable by groups {sorted(readers)}")
-    rows = example_rows(usable, data_format, kb, top_k, groups, seed)
+    rows = example_rows(usable, data_format, kb, top_k, groups, seed, template)
     document_groups = {e.id: list(e.groups) for e in train}
     card: dict[str, Any] = {
         "format": f"examples-{data_format}",
@@ -72,7 +74,8 @@ def build_example_dataset(train: Sequence[Example], out: Path, data_format: Exam
         "kb": {"uri": kb.uri, "version": kb.version},
         "groups": sorted(readers),
         "document_groups": document_groups,
-        "config": {"out": str(out), "data_format": data_format, "top_k": top_k, "seed": seed},
+        "config": {"out": str(out), "data_format": data_format, "top_k": top_k, "seed": seed,
+                   "template": template or EXAMPLE_TEMPLATES[FORMAT_STRATEGY[data_format]]},
         "documents": {"train": sorted(e.id for e in usable), "validation": []},
         "examples": {"train": len(rows), "validation": 0},
         "by_source": {"train": {"example": len(rows)}, "validation": {}},

@@ -149,10 +149,13 @@ class ExampleTask:
         training = self.config.training
         ctx.log(f"{phase} on {base_model} ({len(examples)} train examples, groups {training.groups})")
         started = time.perf_counter()
-        top_k = next((arm.top_k for arm in self.config.arms if arm.strategy == "hybrid"), 5)
+        hybrid = next((arm for arm in self.config.arms if arm.strategy == "hybrid"), None)
+        top_k = hybrid.top_k if hybrid else 5
+        template = hybrid.template if hybrid and data_format == "demonstrations" else None  # the prompt it is asked
         name = f"compare-examples-{data_format}{suffix}"
         out = ctx.work / f"data-{name}"
-        card = build_example_dataset(examples, out, data_format, kb, training.groups, top_k, self.spec.seed)  # type: ignore[arg-type]
+        card = build_example_dataset(examples, out, data_format, kb, training.groups, top_k, self.spec.seed,  # type: ignore[arg-type]
+                                     template)
         trained = fit_adapter(card, out, time.perf_counter() - started, work=ctx.work, home=ctx.home,
                               base_model=base_model, is_scratch=is_scratch_model(base_model),
                               finetune_overrides=training.finetune, name=name)

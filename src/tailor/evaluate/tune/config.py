@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.splits import QuestionSplit
 
-TunedArm = Literal["rag", "finetuned"]
+TunedArm = Literal["rag", "finetuned", "hybrid"]
 UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -58,7 +58,10 @@ class TuneConfig(BaseModel):
 
     compare: CompareConfig
     out: Path = Field(Path("out/tune"), description="Study, caches, report.html, tune.json, settings/")
-    arms: list[TunedArm] = Field(["rag", "finetuned"], min_length=1, description="Arms searched, in this order")
+    arms: list[TunedArm] = Field(
+        default_factory=list, description="Arms searched, in this order; none given: rag and finetuned (documents), "
+        "rag and hybrid (an examples folder: k and the demonstration format)",
+    )
     budget: Budget = Field(default_factory=lambda: Budget(seconds=1200.0), description="Shared by the arms")
     rag_share: float = Field(
         0.75, gt=0, lt=1, description="Part of a shared budget the rag arm gets (a fine-tune trial costs minutes)"
@@ -69,6 +72,15 @@ class TuneConfig(BaseModel):
     )
     reranker: str | None = Field(None, description="CrossEncoder id or path: adds rerank on/off to the space")
     sampler_seed: int = 0
+
+    @model_validator(mode="after")
+    def _arms(self) -> TuneConfig:
+        examples = self.compare.examples is not None
+        if not self.arms:
+            self.arms = ["rag", "hybrid"] if examples else ["rag", "finetuned"]
+        if "hybrid" in self.arms and not examples:
+            raise ValueError("the hybrid arm is tuned on an examples folder only (its k and demonstration format)")
+        return self
 
     @property
     def split(self) -> QuestionSplit:

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel
 
 import tailor
-from tailor.evaluate.compare.answering import Answerer, Answers
+from tailor.evaluate.compare.answering import Answerer, Answers, Scorer, StrategyBuilder
 from tailor.evaluate.compare.arms import ArmPlan, build_strategy
 from tailor.evaluate.compare.config import CompareConfig
 from tailor.evaluate.compare.costs import arm_costs, latency_table, token_means
@@ -38,13 +38,14 @@ class LazyStrategy:
 
     name = "lazy"
 
-    def __init__(self, plan: ArmPlan, kb: KnowledgeBase | None, generators: dict[str, Any]) -> None:
-        self.plan, self.kb, self.generators = plan, kb, generators
+    def __init__(self, plan: ArmPlan, kb: KnowledgeBase | None, generators: dict[str, Any],
+                 build: StrategyBuilder | None = None) -> None:
+        self.plan, self.kb, self.generators, self.build = plan, kb, generators, build
         self._built: Strategy | None = None
 
     def answer_batch(self, questions: Sequence[str], groups: Sequence[Sequence[str]]) -> list[Answer]:
         if self._built is None:
-            self._built = build_strategy(self.plan, self.kb)  # type: ignore[arg-type]
+            self._built = (self.build or build_strategy)(self.plan, self.kb)  # type: ignore[arg-type]
             reader = getattr(self._built, "reader", None)
             generator = getattr(reader, "generator", None)
             if generator is not None:  # one loaded model per (model, adapter, quantize), shared by the trials
@@ -60,16 +61,21 @@ def fingerprint(arm: str, generator: str, plan: ArmPlan, settings: dict[str, Any
 
 
 def ask(answerer: Answerer, plan: ArmPlan, kb: KnowledgeBase, kb_state: str, questions: Sequence[Question],
-        phase: str, generators: dict[str, Any]) -> Answers:
-    strategy = LazyStrategy(plan, kb if plan.retrieves else None, generators)
+        phase: str, generators: dict[str, Any], build: StrategyBuilder | None = None) -> Answers:
+    """`questions` through the plan's strategy (`build`: the task's; None: compare's documents strategy)."""
+    strategy = LazyStrategy(plan, kb if plan.retrieves else None, generators, build)
     return answerer.ask(plan, strategy, questions, kb_state, phase, kb.version)  # type: ignore[arg-type]
 
 
+def document_scores(plan: ArmPlan, question: Question, answer: dict[str, Any]) -> dict[str, float]:
+    return score_answer(question, answer, plan.retrieves)
+
+
 def summarise(config: CompareConfig, plan: ArmPlan, questions: Sequence[Question], answers: Answers,
-              kb_info: dict[str, Any]) -> Measure:
-    """Compare's scores, latency and cost of `answers`, as the three objectives."""
+              kb_info: dict[str, Any], scores_of: Scorer = document_scores) -> Measure:
+    """Compare's scores (the task's: `scores_of`), latency and cost of `answers`, as the three objectives."""
     metric = config.primary_metric
-    scores = {q.id: score_answer(q, answers[q.id], plan.retrieves) for q in questions}
+    scores = {q.id: scores_of(plan, q, answers[q.id]) for q in questions}
     correct = {q.id: scores[q.id].get(metric, 0.0) for q in questions if q.answerable}
     refused = [scores[q.id]["abstain_correct"] for q in questions if not q.answerable]
     records = [answers[q.id] for q in questions]

@@ -15,6 +15,7 @@ import yaml
 
 from tailor.config_files import ConfigFileError, inside, mapping_field, read_mapping
 from tailor.evaluate.compare.config import CompareConfig
+from tailor.evaluate.tune.example_space import ExampleSettings
 from tailor.evaluate.tune.front import FrontPoint
 from tailor.evaluate.tune.space import FinetuneSettings, RagSettings
 from tailor.generate.prompts import template_path
@@ -36,6 +37,14 @@ def finetune_fragment(config: CompareConfig, settings: FinetuneSettings, base_mo
     arm = next(a for a in config.arms if a.name == "finetuned")
     training = settings.training(config.training, base_model)
     return {"base_model": config.base_model, "training": training.model_dump(mode="json"),
+            "arms": [settings.arm(arm).model_dump(exclude_defaults=True)]}
+
+
+def examples_fragment(config: CompareConfig, name: str, settings: ExampleSettings) -> dict[str, Any]:
+    """An examples folder's rag or hybrid arm: its k and demonstration format, and the examples' search."""
+    arm = next(a for a in config.arms if a.name == name)
+    return {"base_model": config.base_model,
+            "retrieval": settings.retrieval(config.retrieval or RetrievalConfig()).model_dump(),
             "arms": [settings.arm(arm).model_dump(exclude_defaults=True)]}
 
 
