@@ -126,6 +126,18 @@ def test_a_verdict_the_metrics_disagree_on_is_flagged():
                                      "match, fine-tune (finetuned).")
 
 
+def test_a_verdict_whose_win_over_the_bare_model_one_metric_takes_away_is_flagged():
+    report = two_metric_report("rag", "rag")
+    for c in report["comparisons"]:
+        if c["metric"] == "semantic_match" and c["b"] == "closed_book":
+            c["winner"] = None
+    result = recommend(report)
+    assert result["arm"] == result["under_semantic_match"]["arm"] == "rag"
+    assert result["adaptation_helped"] is True and result["under_semantic_match"]["adaptation_helped"] is False
+    assert result["metric_dependent"] and result["metric_note"].endswith(
+        "on semantic match, use RAG (rag), though no adaptation beats the bare model.")
+
+
 def test_a_verdict_both_metrics_give_is_not_flagged():
     result = recommend(two_metric_report("rag", "rag"))
     assert result["verdict"] == result["under_semantic_match"]["verdict"] == "rag"
