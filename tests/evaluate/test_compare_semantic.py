@@ -56,6 +56,10 @@ def test_wrong_answers_close_in_wording_are_refused(matcher):
                              ["The password must be at least 12 characters long"]) == 0.0
 
 
+def test_a_version_number_is_read_as_its_leading_number():
+    assert [q.value for q in quantities("firmware 7.5.0, then 1,200 picks")] == [7.5, 1200.0]  # crashed the demo
+
+
 def test_quantities_compare_durations_by_length_and_numbers_by_value():
     assert states_quantities("14 days", "two weeks") and states_quantities("a fortnight", "two weeks")
     assert states_quantities("half a year", "The probation period lasts six months")

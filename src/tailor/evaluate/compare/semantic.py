@@ -66,6 +66,7 @@ _TENS = {word: float(10 * i) for i, word in enumerate("twenty thirty forty fifty
 _SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 _QUANTITY_WORDS = {*_WORDS, *_TENS, *_SCALES, *_UNITS, "half", "and", "pm", "am"}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
+_LEADING_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # "no later than" and the like bound a quantity; they do not negate the sentence.
 _BOUND = re.compile(r"\bno (later|earlier|more|less|fewer|longer|sooner) than\b")
 _NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|cannot|without|prohibited|forbidden|"
@@ -83,8 +84,8 @@ def _number(tokens: list[str], i: int) -> tuple[float, int] | None:
     """The number starting at tokens[i] and the index after it ("twenty five", "1.5", "half", "an" before a unit)."""
     token = tokens[i]
     following = tokens[i + 1] if i + 1 < len(tokens) else ""
-    if token[0].isdigit():
-        return float(token.replace(",", "")), i + 1
+    if token[0].isdigit():  # "7.5.0" (a version) is read as its leading number, 7.5
+        return float(_LEADING_NUMBER.match(token.replace(",", "")).group()), i + 1
     if token in _TENS:
         return (_TENS[token] + _WORDS[following], i + 2) if 0 < _WORDS.get(following, 0) < 10 else (_TENS[token], i + 1)
     if token in _WORDS:
