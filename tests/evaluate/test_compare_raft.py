@@ -116,6 +116,9 @@ def test_no_generated_question_reaches_any_adapters_training(kb, tmp_path, monke
     assert len(built) == 3
     rows = [row for folder in built for row in read_jsonl(folder / "train.jsonl")]
     assert {row.get("context_ids") is not None for row in rows} == {True, False} and len(rows) > 20
+    closed_book = [row["source"] for row in rows if row.get("context_ids") is None]
+    assert "paraphrase" in closed_book  # rewordings teach the closed-book adapters; RAFT rows ask each question once
+    assert all(row["source"] != "paraphrase" for row in rows if row.get("context_ids") is not None)
     documents = {d.id: (TEXTS.get(d.id) or HR) for d in kb.documents(None)}
     trained_text = " ".join(documents[d] for d in documents if d not in held_out)
     for row in rows:
