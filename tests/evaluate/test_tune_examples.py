@@ -127,6 +127,7 @@ def test_compare_tuned_applies_the_points_k_and_format(tuned, folder, tmp_path):
         patch.setattr(DemonstrationPrompts, "build", recording)
         report = run_compare(config).report
     assert {a["name"]: a["top_k"] for a in report["arms"]} == {"rag": 2, "hybrid": 1}
+    assert report["primary_metric"] == "label_accuracy"  # what the configuration never set, the task still sets
     assert {template for template, _ in shown} == {"examples_compact"}  # training rows and both arms' prompts
     assert {n for _, n in shown} == {1, 2}  # hybrid's k (its rows and prompts) and rag's; untuned both show 5
     card = Path(report["arms"][1]["adapter"]["data_card"])

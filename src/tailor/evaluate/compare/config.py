@@ -286,8 +286,10 @@ TUNED_SECTIONS = ("base_model", "kb_index", "retrieval", "training")
 
 def with_tuned(config: CompareConfig, fragment: dict[str, Any]) -> CompareConfig:
     """`config` with a `tailor tune` settings file applied: its arms replace the arms of the same name (the
-    others keep theirs), its KB, retrieval and training sections replace the config's."""
-    data = config.model_dump()
+    others keep theirs), its KB, retrieval and training sections replace the config's. What `config` never set
+    stays unset, so a task still completes it (the examples task: its primary metric, short label answers)."""
+    data = config.model_dump(exclude_unset=True)
+    data["arms"] = [arm.model_dump(exclude_unset=True) for arm in config.arms]
     tuned = {arm["name"]: arm for arm in fragment.get("arms", [])}
     unknown = sorted(set(tuned) - {arm["name"] for arm in data["arms"]})
     if unknown:

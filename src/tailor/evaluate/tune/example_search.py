@@ -30,6 +30,7 @@ from tailor.evaluate.tune.example_space import (
 )
 from tailor.evaluate.tune.settings_files import examples_fragment
 from tailor.kb.config import RetrievalConfig
+from tailor.kb.knowledge_base import KnowledgeBase
 
 SEARCHED = ("rag", "hybrid")
 
@@ -90,7 +91,7 @@ def skip_reason(name: str, arm: ArmConfig | None, generator: str) -> str | None:
     return None
 
 
-def make_example_search(config: TuneConfig, ctx: RunContext, answerer: Answerer, task: ExampleTask, kb: Any,
+def make_example_search(config: TuneConfig, ctx: RunContext, answerer: Answerer, task: ExampleTask, kb: KnowledgeBase,
                         kb_info: dict[str, Any], generator: str, arm: ArmConfig, retrieval: RetrievalConfig,
                         search_mode: bool) -> ArmSearch:
     default = default_examples(arm, retrieval)
