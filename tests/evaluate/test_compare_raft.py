@@ -103,7 +103,13 @@ def test_no_generated_question_reaches_any_adapters_training(kb, tmp_path, monke
     from tailor.evaluate.compare import training
 
     built: list[Path] = []
-    monkeypatch.setattr(training, "fit_adapter", lambda card, dataset, *a, **k: built.append(dataset))
+    epochs: dict[str, float | None] = {}
+
+    def fit(card, dataset, *args, **kwargs):
+        built.append(dataset)
+        epochs[dataset.name] = kwargs["finetune_overrides"].get("epochs")
+
+    monkeypatch.setattr(training, "fit_adapter", fit)
     config = CompareConfig(kb=kb.uri, out=tmp_path / "out", arms=[
         ArmConfig(name="finetuned", strategy="finetuned"), HYBRID], training={"paraphrases": 1})
     ctx = RunContext(config, tmp_path / "out", tmp_path / "home")
@@ -114,6 +120,7 @@ def test_no_generated_question_reaches_any_adapters_training(kb, tmp_path, monke
         DocumentTraining().train(ctx, kb, "tiny", training_key(arm))
     train(ctx, kb, "tiny", "qa", groups=["hr", "public"], suffix="-leak")  # the leak probe's adapter
     assert len(built) == 3
+    assert epochs == {"data-compare-qa": None, "data-compare-raft-hybrid": 1.5, "data-compare-qa-leak": None}  # 3 / 2
     rows = [row for folder in built for row in read_jsonl(folder / "train.jsonl")]
     assert {row.get("context_ids") is not None for row in rows} == {True, False} and len(rows) > 20
     closed_book = [row["source"] for row in rows if row.get("context_ids") is None]
