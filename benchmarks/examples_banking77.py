@@ -1,7 +1,8 @@
 """Banking77 (behaviour learnt from examples): every compare arm on the intents of online-banking messages.
 
     python benchmarks/examples_banking77.py [--train-per-label 10] [--test-per-label 5] [--epochs 2]
-                                            [--out out/bench-banking77] [--base-model smollm2-135m-instruct]
+                                            [--budget-minutes M] [--out out/bench-banking77]
+                                            [--base-model smollm2-135m-instruct]
 
 The dataset (CC BY 4.0, Casanueva et al. 2020) is read by path from ../shared/datasets/banking77 (or
 $TAILOR_DATASETS); the benchmark skips cleanly when it is absent and copies none of its text. `tailor compare`
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("--train-per-label", type=int, default=10)
     parser.add_argument("--test-per-label", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help="Each adapter's training budget (a cut run is said in the results); default: none")
     parser.add_argument("--out", type=Path, default=Path("out/bench-banking77"))
     parser.add_argument("--base-model", default=DEFAULT_BASE_MODEL)
     args = parser.parse_args()
@@ -49,7 +52,8 @@ def main() -> None:
                               output="category", max_train=args.train_per_label * LABELS,
                               max_test=args.test_per_label * LABELS, dev_fraction=0.15)
     config = CompareConfig(examples=examples, out=args.out, base_model=args.base_model,
-                           training={"finetune": {"epochs": args.epochs}}, probes={"forgetting": False})
+                           training={"finetune": {"epochs": args.epochs, "budget_minutes": args.budget_minutes}},
+                           probes={"forgetting": False})
     started = time.perf_counter()
     report = run_compare(config, log=lambda line: print(line, file=sys.stderr, flush=True)).report
     seconds = time.perf_counter() - started
@@ -69,6 +73,7 @@ def main() -> None:
         "dataset": "banking77 (CC BY 4.0): official train split sampled, official test split sampled",
         "split": report["examples"]["split"],
         "questions": report["questions"]["count"], "base_model": report["base_model"], "epochs": args.epochs,
+        "budget_minutes": args.budget_minutes,
         "arms": arms, "seen": report["examples"]["arms"], "verdict": verdict["verdict"],
         "headline": verdict["headline"], "seconds": round(seconds, 1), "phase_seconds": report["phase_seconds"],
         "peak_rss_mib": round(peak_rss_mib),
@@ -89,6 +94,7 @@ def arm_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             "questions_per_s": 1000.0 / latency["mean"] if latency.get("mean") else 0.0,
             "p50_ms": latency.get("p50"), "train_seconds": round(wall, 1) if wall else None,
             "train_tokens_per_s": round(tokens / wall) if wall and tokens else None,
+            "time_budget": training.get("time_budget"),
         })
     return rows
 
