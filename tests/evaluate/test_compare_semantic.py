@@ -142,6 +142,27 @@ def test_a_verdict_whose_win_over_the_bare_model_one_metric_takes_away_is_flagge
         "on semantic match, use RAG (rag), though no adaptation beats the bare model.")
 
 
+def test_two_tied_arms_of_one_verdict_swapping_places_is_not_flagged():
+    """rag_extractive and rag tie on both metrics; the rules name one on accuracy and the other on semantic match:
+    the verdict (RAG) is the same and the arm is a toss-up, so nothing depends on the metric. Once they do not
+    tie on semantic match, the arm does."""
+    report = two_metric_report("rag", "rag")
+    report["arms"].append({"name": "rag_extractive", "strategy": "rag", "generator": "extractive"})
+    report["metrics"]["rag_extractive"] = {"accuracy": est(0.61), "semantic_match": est(0.58)}
+    report["comparisons"] += [{"a": "rag_extractive", "b": "rag", "metric": m, "winner": None} for m in
+                              ("accuracy", "semantic_match")]
+    report["comparisons"] += [{"a": "finetuned", "b": "rag_extractive", "metric": m, "winner": "rag_extractive"}
+                              for m in ("accuracy", "semantic_match")]
+    report["comparisons"] += [{"a": "rag_extractive", "b": "closed_book", "metric": m, "winner": "rag_extractive"}
+                              for m in ("accuracy", "semantic_match")]
+    result = recommend(report)
+    assert (result["arm"], result["under_semantic_match"]["arm"]) == ("rag_extractive", "rag")
+    assert result["metric_dependent"] is False and result["metric_note"] == ""
+    report["comparisons"][-5]["winner"] = "rag"  # rag now beats rag_extractive on semantic match
+    assert report["comparisons"][-5]["metric"] == "semantic_match" and report["comparisons"][-5]["b"] == "rag"
+    assert recommend(report)["metric_dependent"] is True
+
+
 def test_a_verdict_both_metrics_give_is_not_flagged():
     result = recommend(two_metric_report("rag", "rag"))
     assert result["verdict"] == result["under_semantic_match"]["verdict"] == "rag"
