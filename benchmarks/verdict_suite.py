@@ -34,13 +34,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from _common import REPO, RESULTS, datasets_dir, print_table, write_result
 
 from tailor.base_models import DEFAULT_BASE_MODEL
 from tailor.evaluate.compare import CompareConfig, run_compare
 from tailor.evaluate.compare.examples import ExamplesConfig
 from tailor.evaluate.compare.splits import QuestionSplit
+from tailor.evaluate.compare.stats import estimate
 
 SECOND_METRIC = "semantic_match"
 BOOTSTRAP = 2000
@@ -163,12 +163,11 @@ def regret(test: dict[str, Any], recommended: str | None, metric: str) -> dict[s
              for row in test["per_question"]
              if best in row["answers"] and recommended in row["answers"]
              and metric in row["answers"][best]["scores"] and metric in row["answers"][recommended]["scores"]]
-    differences = np.array([b - r for b, r in pairs], dtype=float)
-    rng = np.random.default_rng(0)
-    draws = differences[rng.integers(0, len(differences), (BOOTSTRAP, len(differences)))].mean(axis=1)
-    return {"best": best, "recommended": recommended, "regret": round(float(differences.mean()), 4),
-            "low": round(float(np.percentile(draws, 2.5)), 4), "high": round(float(np.percentile(draws, 97.5)), 4),
-            "questions": len(differences)}
+    found = estimate([b - r for b, r in pairs], resamples=BOOTSTRAP)
+    if found is None:
+        return {"best": best, "recommended": recommended, "regret": None, "low": None, "high": None}
+    return {"best": best, "recommended": recommended, "regret": round(found.mean, 4), "low": round(found.low, 4),
+            "high": round(found.high, 4), "questions": found.n}
 
 
 def main() -> None:
