@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,16 @@ def test_bf16_casts_every_weight_and_generates(tiny_llm_dir: Path) -> None:
 def test_unknown_quantisation_is_refused(tiny_llm_dir: Path) -> None:
     with pytest.raises(GeneratorError, match="unknown quantize"):
         HFGenerator(str(tiny_llm_dir), quantize="int3")
+
+
+def test_generators_of_the_same_model_share_one_loaded_copy_while_either_holds_it(
+        tiny_llm_dir: Path, tiny_adapter_dir: Path) -> None:
+    first, second = HFGenerator(str(tiny_llm_dir)), HFGenerator(str(tiny_llm_dir))
+    assert first._load().model is second._load().model
+    adapted = HFGenerator(str(tiny_llm_dir), adapter=str(tiny_adapter_dir))
+    halved = HFGenerator(str(tiny_llm_dir), quantize="bf16")
+    assert len({id(g._load().model) for g in (first, adapted, halved)}) == 3  # another adapter or precision
+    loaded = weakref.ref(halved._load())
+    del halved
+    gc.collect()
+    assert loaded() is None  # no generator holds it: it is not kept alive by the sharing
