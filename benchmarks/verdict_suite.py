@@ -16,8 +16,8 @@ Tasks (each skipped cleanly when its data is absent):
   folder is written under --out, never into the repo): public knowledge the model may partly know, with
   unanswerable questions; each paragraph a document, the question split by paragraph.
 - banking77: Banking77 (../shared/datasets/banking77, CC BY 4.0): behaviour learnt from labelled messages; a
-  stratified sample of the official train split is what arms retrieve or train on, its dev part decides, a
-  stratified sample of the official test split is scored.
+  stratified sample of the official train split is what arms retrieve or train on, a stratified sample of its
+  dev part (held back from training) decides, a stratified sample of the official test split is scored.
 
 The probes (leak, forgetting, freshness) are off: the suite measures the verdict's arm choice, and the adapters
 and answers are cached, so the dev and test runs of a task train each adapter once.
@@ -79,7 +79,7 @@ def banking77(part: str, out: Path, args: argparse.Namespace) -> CompareConfig |
     folder = datasets_dir() / "banking77"
     if not (folder / "train.csv").is_file() or not (folder / "test.csv").is_file():
         return None
-    per_label = {"dev": None, "test": args.banking_test_per_label * 77}[part]
+    per_label = {"dev": args.banking_dev_per_label, "test": args.banking_test_per_label}[part] * 77
     examples = ExamplesConfig(path=folder / "train.csv", test_path=folder / "test.csv", input="text",
                               output="category", max_train=args.banking_train_per_label * 77, max_test=per_label,
                               dev_fraction=0.15, part=part)
@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--budget-minutes", type=float, default=10.0, help="Each adapter's training budget "
                         "(squad, banking77); a cut run is said in its report")
     parser.add_argument("--banking-train-per-label", type=int, default=8)
+    parser.add_argument("--banking-dev-per-label", type=int, default=2, help="The dev messages asked per intent "
+                        "(a stratified sample of the 15%% of the train split held back)")
     parser.add_argument("--banking-test-per-label", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="Smaller question samples (the handbook and squad)")
     args = parser.parse_args()
