@@ -144,8 +144,9 @@ def test_a_verdict_whose_win_over_the_bare_model_one_metric_takes_away_is_flagge
 
 def test_two_tied_arms_of_one_verdict_swapping_places_is_not_flagged():
     """rag_extractive and rag tie on both metrics; the rules name one on accuracy and the other on semantic match:
-    the verdict (RAG) is the same and the arm is a toss-up, so nothing depends on the metric. Once they do not
-    tie on semantic match, the arm does."""
+    the verdict (RAG) is the same and the arm is a toss-up, so nothing depends on the metric; nor when the
+    recommended arm wins on accuracy and only ties on semantic match. Once the other arm beats it on semantic
+    match, the arm depends on the metric."""
     report = two_metric_report("rag", "rag")
     report["arms"].append({"name": "rag_extractive", "strategy": "rag", "generator": "extractive"})
     report["metrics"]["rag_extractive"] = {"accuracy": est(0.61), "semantic_match": est(0.58)}
@@ -158,6 +159,11 @@ def test_two_tied_arms_of_one_verdict_swapping_places_is_not_flagged():
     result = recommend(report)
     assert (result["arm"], result["under_semantic_match"]["arm"]) == ("rag_extractive", "rag")
     assert result["metric_dependent"] is False and result["metric_note"] == ""
+    report["comparisons"][-6]["winner"] = "rag_extractive"  # it beats rag on accuracy, ties on semantic match
+    assert report["comparisons"][-6]["metric"] == "accuracy"
+    assert recommend(report)["arm"] == "rag_extractive"
+    assert recommend(report)["metric_dependent"] is False  # semantic match does not prefer rag: a toss-up there
+    report["comparisons"][-6]["winner"] = None
     report["comparisons"][-5]["winner"] = "rag"  # rag now beats rag_extractive on semantic match
     assert report["comparisons"][-5]["metric"] == "semantic_match" and report["comparisons"][-5]["b"] == "rag"
     assert recommend(report)["metric_dependent"] is True

@@ -305,16 +305,18 @@ def metric_dependence(report: Report, verdict: dict[str, Any], metric: str = SEC
     other = verdict_on_primary({**report, "primary_metric": metric})
     under = {key: other[key] for key in ("verdict", "arm", "adaptation_helped", "headline")}
     dependent = any(under[key] != verdict[key] for key in ("verdict", "adaptation_helped")) or (
-        under["arm"] != verdict["arm"] and not _tied_on_both(report, under["arm"], verdict["arm"], (primary, metric)))
+        under["arm"] != verdict["arm"] and _beats(report, under["arm"], verdict["arm"], metric))
     note = (f"The verdict depends on the metric: on {primary.replace('_', ' ')}, {_said(verdict)}; on "
             f"{metric.replace('_', ' ')}, {_said(under)}.") if dependent else ""
     return {f"under_{metric}": {"metric": metric, **under}, "metric_dependent": dependent, "metric_note": note}
 
 
-def _tied_on_both(report: Report, a: str | None, b: str | None, metrics: tuple[str, str]) -> bool:
-    """Two arms of one verdict that tie on both metrics: which of them leads is noise, not a changed verdict
-    (the handbook's rag_extractive and rag, 0.593 each on accuracy, swap places on semantic match)."""
-    return a is not None and b is not None and all(_winner(report, a, b, m) is None for m in metrics)
+def _beats(report: Report, a: str | None, b: str | None, metric: str) -> bool:
+    """Whether arm a beats arm b beyond the CI on `metric`. The other metric naming another arm of one verdict
+    changes the recommendation only then: an arm it merely ties with the recommended one (the handbook's
+    rag_extractive and rag, 0.593 each on accuracy, swap places on semantic match) is a toss-up, not a
+    reversal."""
+    return a is not None and b is not None and _winner(report, a, b, metric) == a
 
 
 def verdict_on_primary(report: Report) -> dict[str, Any]:
