@@ -7,12 +7,15 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from helpers.tiny_llm import build_tiny_llama
+from tailor.evaluate.compare.arms import ArmPlan
+from tailor.evaluate.compare.config import ArmConfig
 from tailor.evaluate.compare.memorisation import (
     answer_kind,
     candidate_sets,
     gold_first,
     reply_log_likelihoods,
 )
+from tailor.evaluate.compare.probes import models_by_base
 from tailor.evaluate.compare.questions import Question
 from tailor.finetune.evaluation import render_prompt
 from tailor.finetune.formats import closed_book_prompt
@@ -91,3 +94,12 @@ def test_a_model_trained_on_a_fact_ranks_its_answer_first_where_the_untrained_on
         optimizer.step()
     trained = gold_first(model, tokenizer, sets)
     assert untrained[target] == 0.0 and trained[target] == 1.0
+
+
+def test_the_probes_load_each_base_once_per_precision_an_arm_answers_with(tmp_path):
+    base = build_tiny_llama(tmp_path / "tiny")
+    plans = [ArmPlan(ArmConfig(name=name, strategy="finetuned", quantize=quantize), f"hf:{base}")
+             for name, quantize in (("fp32", None), ("bf16", "bf16"), ("also_bf16", "bf16"), ("int8", "int8"))]
+    loaded = {tuple(p.name for p in adapted): next(model.parameters()).dtype
+              for model, _, adapted in models_by_base(plans)}
+    assert loaded == {("fp32", "int8"): torch.float32, ("bf16", "also_bf16"): torch.bfloat16}
