@@ -43,14 +43,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench-banking77"))
     parser.add_argument("--base-model", default=DEFAULT_BASE_MODEL)
     args = parser.parse_args()
-    folder = datasets_dir() / "banking77"
-    if not (folder / "train.csv").is_file() or not (folder / "test.csv").is_file():
-        print(f"skipped: Banking77 not found at {folder} (set TAILOR_DATASETS)")
+    folder = banking77_folder()
+    if folder is None:
+        print(f"skipped: Banking77 not found at {datasets_dir() / 'banking77'} (set TAILOR_DATASETS)")
         return
-    # The dev part (15% of the train split) is held back from training and retrieval, as in every examples run.
-    examples = ExamplesConfig(path=folder / "train.csv", test_path=folder / "test.csv", input="text",
-                              output="category", max_train=args.train_per_label * LABELS,
-                              max_test=args.test_per_label * LABELS, dev_fraction=0.15)
+    examples = banking77_examples(folder, args.train_per_label, args.test_per_label)
     config = CompareConfig(examples=examples, out=args.out, base_model=args.base_model,
                            training={"finetune": {"epochs": args.epochs, "budget_minutes": args.budget_minutes}},
                            probes={"forgetting": False})
@@ -79,6 +76,21 @@ def main() -> None:
         "peak_rss_mib": round(peak_rss_mib),
     })
     print(f"wrote {path}")
+
+
+def banking77_folder() -> Path | None:
+    """The dataset's folder, or None when its train and test splits are not there."""
+    folder = datasets_dir() / "banking77"
+    return folder if (folder / "train.csv").is_file() and (folder / "test.csv").is_file() else None
+
+
+def banking77_examples(folder: Path, train_per_label: int, asked_per_label: int, part: str = "test") -> ExamplesConfig:
+    """N train messages per intent for every arm; M per intent of `part` asked. The dev part (15% of the train
+    split) is held back from training and retrieval, as in every examples run; the verdict suite shares this
+    split, so the two reuse each other's adapters."""
+    return ExamplesConfig(path=folder / "train.csv", test_path=folder / "test.csv", input="text", output="category",
+                          max_train=train_per_label * LABELS, max_test=asked_per_label * LABELS, dev_fraction=0.15,
+                          part=part)
 
 
 def arm_rows(report: dict[str, Any]) -> list[dict[str, Any]]:

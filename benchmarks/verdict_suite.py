@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO, RESULTS, datasets_dir, print_table, write_result
+from examples_banking77 import banking77_examples, banking77_folder
 
 from tailor.base_models import DEFAULT_BASE_MODEL
 from tailor.evaluate.compare import CompareConfig, run_compare
-from tailor.evaluate.compare.examples import ExamplesConfig
 from tailor.evaluate.compare.splits import QuestionSplit
 from tailor.evaluate.compare.stats import estimate
 
@@ -76,13 +76,11 @@ def squad(part: str, out: Path, args: argparse.Namespace) -> CompareConfig | Non
 
 
 def banking77(part: str, out: Path, args: argparse.Namespace) -> CompareConfig | None:
-    folder = datasets_dir() / "banking77"
-    if not (folder / "train.csv").is_file() or not (folder / "test.csv").is_file():
+    folder = banking77_folder()
+    if folder is None:
         return None
-    asked = {"dev": args.banking_dev_per_label, "test": args.banking_test_per_label}[part] * 77
-    examples = ExamplesConfig(path=folder / "train.csv", test_path=folder / "test.csv", input="text",
-                              output="category", max_train=args.banking_train_per_label * 77, max_test=asked,
-                              dev_fraction=0.15, part=part)
+    asked = {"dev": args.banking_dev_per_label, "test": args.banking_test_per_label}[part]
+    examples = banking77_examples(folder, args.banking_train_per_label, asked, part)
     return CompareConfig(examples=examples, out=out, base_model=args.base_model,
                          training={"finetune": {"epochs": 2, "budget_minutes": args.budget_minutes}},
                          probes=NO_PROBES)

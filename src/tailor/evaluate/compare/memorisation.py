@@ -22,7 +22,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from tailor.evaluate.compare.arms import ArmPlan
-from tailor.evaluate.compare.probes import models_by_base, probe_dtype, with_adapter
+from tailor.evaluate.compare.probes import bases_to_load, models_by_base, precision, with_adapter
 from tailor.evaluate.compare.questions import Question
 from tailor.evaluate.compare.scoring import states_answer
 from tailor.evaluate.compare.stats import compare_paired, estimate_dict
@@ -148,7 +148,7 @@ def weights_leak_probe(plans: Sequence[ArmPlan], question_sets: dict[str, Sequen
                    "chance": sum(1 / len(c.replies) for c in p.candidates) / len(p.candidates) if p.candidates else None}
             for name, p in probes.items()}
     arms: dict[str, Any] = {}
-    done, total = 0, len(plans) + len({(p.generator, probe_dtype(p)) for p in plans})
+    done, total = 0, len(plans) + bases_to_load(plans)
     for model, tokenizer, adapted in models_by_base(plans):
         base_scores = {name: probe.measure(model, tokenizer) for name, probe in probes.items()}
         done += 1
@@ -163,7 +163,7 @@ def weights_leak_probe(plans: Sequence[ArmPlan], question_sets: dict[str, Sequen
             measured = measured_by_adapter[weights]
             arms[plan.name] = {
                 "adapter_groups": list(plan.adapter_groups),
-                "precision": str(probe_dtype(plan)).removeprefix("torch."),
+                "precision": precision(plan),
                 "sets": {name: _summary(plan.name, measured[name], base_scores[name], resamples, seed) for name in probes},
             }
             done += 1

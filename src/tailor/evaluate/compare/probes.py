@@ -72,12 +72,26 @@ def probe_dtype(plan: ArmPlan) -> torch.dtype:
     return torch.bfloat16 if plan.config.quantize == "bf16" else torch.float32
 
 
+def precision(plan: ArmPlan) -> str:
+    """`probe_dtype` as the report names it: "bfloat16" or "float32"."""
+    return str(probe_dtype(plan)).removeprefix("torch.")
+
+
+def _base_key(plan: ArmPlan) -> tuple[str, torch.dtype]:
+    return plan.generator.removeprefix("hf:"), probe_dtype(plan)
+
+
+def bases_to_load(plans: Sequence[ArmPlan]) -> int:
+    """How many models `models_by_base` loads for these arms (a probe's progress counts them)."""
+    return len({_base_key(plan) for plan in plans})
+
+
 def models_by_base(plans: Sequence[ArmPlan]) -> Iterator[tuple[PreTrainedModel, PreTrainedTokenizerBase, list[ArmPlan]]]:
     """The arms grouped by base model and precision, each loaded once (the probes put each adapter on and off
     it). An arm is measured at the precision it answers with, and bf16 halves the probes' time on a CPU."""
     by_base: dict[tuple[str, torch.dtype], list[ArmPlan]] = {}
     for plan in plans:
-        by_base.setdefault((plan.generator.removeprefix("hf:"), probe_dtype(plan)), []).append(plan)
+        by_base.setdefault(_base_key(plan), []).append(plan)
     for (base, dtype), adapted in by_base.items():
         yield AutoModelForCausalLM.from_pretrained(base, dtype=dtype), AutoTokenizer.from_pretrained(base), adapted
 
@@ -98,7 +112,7 @@ def forgetting_probe(plans: Sequence[ArmPlan], probes: ProbeConfig,
     passages = general_passages(probes.general_text)
     rows = general_questions(probes.general_questions)
     arms: dict[str, Any] = {}
-    done, total = 0, len(plans) + len({(p.generator, probe_dtype(p)) for p in plans})
+    done, total = 0, len(plans) + bases_to_load(plans)
     for model, tokenizer, adapted in models_by_base(plans):
         base_nll = passage_nll(model, tokenizer, passages)
         base_accuracy = _accuracy(model, tokenizer, rows)
@@ -112,7 +126,7 @@ def forgetting_probe(plans: Sequence[ArmPlan], probes: ProbeConfig,
             accuracy_change = [a - b for a, b in zip(accuracy, base_accuracy, strict=True)]
             known = [a for a, b in zip(accuracy, base_accuracy, strict=True) if b]  # what the base model knew
             arms[plan.name] = {
-                "precision": str(probe_dtype(plan)).removeprefix("torch."),
+                "precision": precision(plan),
                 "perplexity": math.exp(sum(nll) / len(nll)),
                 "perplexity_base": math.exp(sum(base_nll) / len(base_nll)),
                 "perplexity_change": estimate_dict(change),
