@@ -116,7 +116,10 @@ class FinetuneConfig(BaseModel):
         None, description="bfloat16 mixed precision (autocast on a CPU, bf16 weights on CUDA); default: on when CUDA "
         "supports it",
     )
-    attn_implementation: str = Field("sdpa", description="sdpa, eager, flash_attention_2, ...")
+    attn_implementation: str = Field(
+        "sdpa_packed", description="sdpa_packed (sdpa attending within each packed example: "
+        "tailor.finetune.packed_attention), sdpa, eager, flash_attention_2, ...",
+    )
     eval_steps: int = Field(50, ge=1, description="Evaluate (loss and generation EM/F1) every N steps")
     eval_samples: int = Field(64, ge=1, description="Validation questions answered at each evaluation")
     eval_max_new_tokens: int = Field(48, ge=1, description="Longest generated answer during evaluation")

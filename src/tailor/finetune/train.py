@@ -38,6 +38,7 @@ from trl import SFTConfig, SFTTrainer
 from trl.trainer.callbacks import RichProgressCallback
 
 from tailor.base_models import resolve_base_model
+from tailor.finetune import packed_attention  # noqa: F401  (registers the default attention, sdpa_packed)
 from tailor.finetune.budget import TimeBudgetCallback, training_threads
 from tailor.finetune.callbacks import (
     GenerationEvalCallback,

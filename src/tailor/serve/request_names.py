@@ -11,7 +11,7 @@ no names to offer at all: the server sets them (`SERVER_SET`).
     template    the shipped prompt templates
     reranker    `serve.rerankers`
     embedder    the served knowledge base's embedding model
-    attention   the attention implementations built into transformers
+    attention   the attention implementations built into transformers, and sdpa_packed (tailor.finetune)
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ SERVER_SET = (  # files, folders and the run's groups: the server sets them, a r
     *(f"training.finetune.{name}" for name in RUN_NAMED),
     *(f"probes.leak_adapter.finetune.{name}" for name in RUN_NAMED),
 )
-ATTENTION = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+ATTENTION = ("sdpa_packed", "eager", "sdpa", "flash_attention_2", "flex_attention")
 
 
 @dataclass(frozen=True)
