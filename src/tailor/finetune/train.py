@@ -49,6 +49,7 @@ from tailor.finetune.callbacks import (
 from tailor.finetune.config import FinetuneConfig
 from tailor.finetune.cpu_loss import LabelledPositionsSFTTrainer
 from tailor.finetune.data import SPLITS, adapter_groups, read_card, restrict_dataset
+from tailor.finetune.frozen_blocks import FrozenBlocksCache, frozen_block_count
 from tailor.finetune.registry import AdapterEntry, AdapterRegistry, model_revision
 from tailor.finetune.scratch import LABEL, is_scratch_model
 
@@ -220,6 +221,9 @@ def finetune(config: FinetuneConfig, resume: bool = False, progress: bool = Fals
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     budget = TimeBudgetCallback(trainer, len(splits["train"]), config.budget_minutes, threads, say=_say)
     trainer.add_callback(budget)
+    frozen = frozen_block_count(trainer.model)
+    if config.cache_frozen_blocks and config.packing and frozen and not config.gradient_checkpointing:
+        trainer.add_callback(FrozenBlocksCache(trainer, frozen, _say, budget.record))  # after the budget: it times the fill
     trainer.add_callback(JsonlMetricsCallback(run_dir / METRICS_LOG))
     tensorboard = TensorBoardLogCallback(run_dir / TENSORBOARD_DIR)
     trainer.add_callback(tensorboard)
