@@ -88,3 +88,15 @@ def test_preferred_settings_follow_the_bundled_model_into_its_converted_folder(t
     folder.mkdir()
     (folder / MARKER).write_text(json.dumps({"label": "smollm2-135m-instruct"}))
     assert preferred_settings(str(folder), "rag") == chosen
+
+
+def test_a_conversion_parses_its_gguf_file_once_and_leaves_gguf_as_it_was(tmp_path):
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    path = str(write_gguf(tmp_path / "a.gguf", "llama"))
+    with base_models._gguf_parsed_once():
+        assert gguf.GGUFReader(path) is gguf.GGUFReader(path)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 1) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 1)
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
+    assert gguf.GGUFReader(path) is not gguf.GGUFReader(path)
