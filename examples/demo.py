@@ -4,7 +4,7 @@ Closed book, RAG (the extractive reader and SmolLM2-135M-Instruct), fine-tuned a
 seeded sample of the handbook's held-out questions; the change set in examples/handbook/changes/ probes
 freshness; the report lands in out/demo/ (report.html, report.json, summary.md). A second run reuses the
 converted model, the adapters and every cached answer; the weights' probes (leak likelihoods, forgetting)
-run again: 90 s here instead of 8 minutes.
+run again: 90 s here instead of 6-7 minutes.
 """
 
 from __future__ import annotations
