@@ -10,8 +10,10 @@ process (so peak memory is its own), the arms alternating, the median of the rep
 With the real model (SmolLM2-135M-Instruct, the default base), results/finetune_throughput_real.json:
 
     ours            `tailor finetune` with the model's measured defaults (tailor.base_models): LoRA r=16 in
-                    the top 10 of 30 blocks, bf16 autocast, packed 4 x 256-token blocks, the loss projected
-                    from the answer positions only (tailor.finetune.cpu_loss)
+                    the top 10 of 30 blocks, bf16 autocast, packed 4 x 256-token blocks attended per example
+                    (tailor.finetune.packed_attention), the 20 frozen blocks run once per example
+                    (tailor.finetune.frozen_blocks), the loss projected from the answer positions only
+                    (tailor.finetune.cpu_loss)
     ours, TRL head  the same, with TRL's fused LM head (scores every position off Triton): isolates the loss
     naive           transformers.Trainer + peft.get_peft_model, LoRA r=16 on every Linear of every block,
                     batches of 8 padded to their longest, fp32 (the configuration issue 17 measured)
