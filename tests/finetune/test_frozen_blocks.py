@@ -41,3 +41,9 @@ def test_cached_training_ends_with_the_weights_of_uncached_training(tiny_llm_dir
 def test_nothing_is_kept_when_every_block_trains(tiny_llm_dir, facts_dataset, tmp_path):
     manifest, _ = train(tiny_llm_dir, facts_dataset, tmp_path, lora_layers=None)
     assert "frozen_blocks" not in manifest["time_budget"]
+
+
+def test_it_trains_beside_early_stopping_that_reloads_the_best_checkpoint(tiny_llm_dir, facts_dataset, tmp_path):
+    manifest, _ = train(tiny_llm_dir, facts_dataset, tmp_path, early_stopping_metric="f1", early_stopping_patience=1)
+    assert manifest["metrics"]["best"]["checkpoint_step"] > 0
+    assert manifest["time_budget"]["frozen_blocks"]["steps_served"] == manifest["cost"]["steps"]
