@@ -26,9 +26,13 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 MAX_BYTES = 2 * 1024**3  # hidden states kept in memory at most; a larger training set trains uncached
 
 
+def _base(model: nn.Module) -> nn.Module:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model  # under PEFT's wrapper
+
+
 def frozen_block_count(model: nn.Module) -> int:
     """How many of the model's first decoder blocks have no trainable weight (0 when their outputs can change)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _base(model)
     layers = getattr(base.get_decoder(), "layers", None)
     dropout = any(isinstance(value, float) and value > 0 and ("dropout" in name or "pdrop" in name)
                   for name, value in base.config.to_dict().items())
@@ -72,12 +76,12 @@ class FrozenBlocksCache(TrainerCallback):
 
     # -- the hooks ------------------------------------------------------------------------------------------------
     def _layers(self) -> nn.ModuleList:
-        return self.trainer.model.get_base_model().get_decoder().layers
+        return _base(self.trainer.model).get_decoder().layers
 
     def _attach(self) -> None:
-        decoder = self.trainer.model.get_base_model().get_decoder()
+        decoder = _base(self.trainer.model).get_decoder()
         self.handles.append(decoder.register_forward_pre_hook(self._see_inputs, with_kwargs=True))
-        for index, layer in enumerate(self._layers()[: self.frozen]):
+        for index, layer in enumerate(decoder.layers[: self.frozen]):
             layer.forward = partial(self._block_forward, layer.forward, index == self.frozen - 1)
 
     def _detach(self) -> None:
