@@ -16,6 +16,7 @@ from tailor.evaluate.compare.models import DocumentTraining, raft_context, train
 from tailor.finetune.config import DataConfig
 from tailor.finetune.data import build_dataset
 from tailor.finetune.registry import AdapterEntry
+from tailor.generate.prompts import bare_question, posed_question
 from tailor.generate.sentences import split_sentences
 from tailor.jsonl import read_jsonl
 from tailor.records import Document, Hit
@@ -79,6 +80,19 @@ def test_each_training_prompt_is_the_prompt_the_hybrid_arm_is_asked(kb, tmp_path
         assert '"""' in row["prompt"][1]["content"]  # rag_quoted, focused on one sentence (not whole chunks)
         assert row["prompt"][1]["content"].count('"""') == 2
     assert exactly_retrieved > 0
+
+
+def test_a_multiple_choice_row_is_searched_and_focused_without_its_options_as_the_arm_does(kb, tmp_path):
+    question = posed_question("How many metres of cloth per hour does the Model 3 loom weave?",
+                              ["103 metres", "Model 7", "It weighs 45 kilograms", "volt 229", "2009", "Loom 8"])
+    context = raft_context(HYBRID, "tiny", kb, ["public"])
+    strategy = build_strategy(ArmPlan(HYBRID, generator="hf:tiny", adapter=AdapterEntry("a", 1, tmp_path, {})), kb)
+    retrieved, _ = strategy.retriever.run(bare_question(question), ("public",))
+    oracle = next(h for h in retrieved if h.chunk.doc_id == "doc3.md")
+    hits = context.hits(question, oracle, keep=True, allowed=set(TEXTS))
+    assert [h.chunk.id for h in hits] == [h.chunk.id for h in retrieved]
+    assert context.prompt(question, hits).messages == strategy._prompt(question, hits)[0].messages
+    assert "D. volt 229" in context.prompt(question, hits).messages[-1]["content"]  # the options are shown
 
 
 def test_the_oracle_is_dropped_at_the_configured_rate_and_distractors_are_the_retrievers(kb, tmp_path):

@@ -21,7 +21,7 @@ from typing import Any
 import tailor.finetune.strategies  # noqa: F401  (registers the hybrid strategy and its template)
 from tailor.generate.extractive import ExtractiveReader
 from tailor.generate.focus import SentenceFocus
-from tailor.generate.prompts import Prompt, PromptBuilder
+from tailor.generate.prompts import Prompt, PromptBuilder, bare_question
 from tailor.generate.strategies import STRATEGIES, AskConfig, Focus, KBRetriever, with_model_defaults
 from tailor.kb.knowledge_base import KnowledgeBase
 from tailor.records import Hit
@@ -54,11 +54,12 @@ class RetrievedContext:
         return cls(kb, PromptBuilder(template), config.top_k, config.mode, tuple(groups), focus, settings)
 
     def hits(self, question: str, oracle: Hit, keep: bool, allowed: Collection[str]) -> list[Hit]:
-        """The context of one row: the oracle kept (`keep`) or its document dropped; only `allowed` documents."""
+        """The context of one row: the oracle kept (`keep`) or its document dropped; only `allowed` documents.
+        A multiple-choice question is searched for without its options, as the arm searches."""
         own = oracle.chunk.doc_id
         k = self.top_k
         while True:
-            found, _ = KBRetriever(self.kb, k, self.mode).run(question, self.groups)
+            found, _ = KBRetriever(self.kb, k, self.mode).run(bare_question(question), self.groups)
             usable = [h for h in found if h.chunk.doc_id in allowed]
             others = [h for h in usable if h.chunk.doc_id != own]
             if len(others) >= self.top_k or len(found) < k:
@@ -72,7 +73,8 @@ class RetrievedContext:
         return shown[: self.top_k - 1 if len(shown) >= self.top_k else None] + [oracle]
 
     def prompt(self, question: str, hits: list[Hit]) -> Prompt:
-        """The arm's prompt for these hits (`PipelineStrategy._prompt`: focused first when it focuses)."""
+        """The arm's prompt for these hits (`PipelineStrategy._prompt`: focused first when it focuses; only the
+        prompt shows a multiple-choice question's options, retrieval and focus read it bare)."""
         if not (self.focus and hits):
             return self.prompts.build(question, hits)
-        return self.prompts.build(question, self.focus(question, hits).hits)
+        return self.prompts.build(question, self.focus(bare_question(question), hits).hits)
