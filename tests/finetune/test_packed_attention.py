@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import torch
-from peft import LoraConfig
+from sft_step import loss_and_gradients
 from transformers import LlamaConfig, LlamaForCausalLM
-from trl import SFTConfig
 
 from tailor.finetune import packed_attention
 from tailor.finetune.cpu_loss import LabelledPositionsSFTTrainer
-from tailor.finetune.train import load_splits
 
 LENGTHS = [5, 11, 1, 7]
 
@@ -69,22 +67,11 @@ def test_generation_and_padded_batches_are_plain_sdpa():
 
 
 def test_a_training_step_on_packed_data_has_sdpa_s_loss_and_gradients(tiny_llm_dir, facts_dataset, tmp_path):
-    results = {}
-    for attention in ("sdpa", packed_attention.NAME):
-        torch.manual_seed(0)
-        args = SFTConfig(output_dir=str(tmp_path / attention), use_cpu=True, per_device_train_batch_size=4,
-                         max_length=128, packing=True, completion_only_loss=True, report_to="none", seed=0,
-                         model_init_kwargs={"attn_implementation": attention})
-        trainer = LabelledPositionsSFTTrainer(
-            model=str(tiny_llm_dir), args=args, train_dataset=load_splits(facts_dataset)["train"],
-            peft_config=LoraConfig(r=4, target_modules="all-linear", lora_dropout=0.0, init_lora_weights=False,
-                                   task_type="CAUSAL_LM"))
-        batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
-        assert batch["input_ids"].shape[0] == 1 and len(batch["cu_seq_lens_q"]) > 2  # several examples in one row
-        loss = trainer.compute_loss(trainer.model, batch)
-        loss.backward()
-        results[attention] = loss.item(), {n: p.grad for n, p in trainer.model.named_parameters() if p.requires_grad}
-    (sdpa_loss, sdpa_grads), (packed_loss, packed_grads) = results["sdpa"], results[packed_attention.NAME]
+    sdpa_loss, sdpa_grads = loss_and_gradients(LabelledPositionsSFTTrainer, tiny_llm_dir, facts_dataset,
+                                               tmp_path / "sdpa", packing=True)
+    packed_loss, packed_grads = loss_and_gradients(LabelledPositionsSFTTrainer, tiny_llm_dir, facts_dataset,
+                                                   tmp_path / "packed", packing=True, attention=packed_attention.NAME)
     assert abs(packed_loss - sdpa_loss) < 1e-5 * max(1.0, sdpa_loss)
+    assert packed_grads.keys() == sdpa_grads.keys() and packed_grads
     for name, grad in packed_grads.items():
         torch.testing.assert_close(grad, sdpa_grads[name], rtol=1e-4, atol=1e-6, msg=name)

@@ -75,11 +75,11 @@ class FrozenBlocksCache(TrainerCallback):
         record["frozen_blocks"] = self.record
 
     # -- the hooks ------------------------------------------------------------------------------------------------
-    def _layers(self) -> nn.ModuleList:
-        return _base(self.trainer.model).get_decoder().layers
+    def _decoder(self) -> nn.Module:
+        return _base(self.trainer.model).get_decoder()
 
     def _attach(self) -> None:
-        decoder = _base(self.trainer.model).get_decoder()
+        decoder = self._decoder()
         self.handles.append(decoder.register_forward_pre_hook(self._see_inputs, with_kwargs=True))
         for index, layer in enumerate(decoder.layers[: self.frozen]):
             layer.forward = partial(self._block_forward, layer.forward, index == self.frozen - 1)
@@ -88,7 +88,7 @@ class FrozenBlocksCache(TrainerCallback):
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
-        for layer in self._layers()[: self.frozen]:
+        for layer in self._decoder().layers[: self.frozen]:
             del layer.forward  # back to the class's forward
         self.entries.clear()
 

@@ -25,13 +25,14 @@ from transformers.masking_utils import sdpa_mask
 NAME = "sdpa_packed"
 
 
-def _examples(cu_seq_lens: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """For each token of the row: its example's index and its offset in that example; the longest example."""
+def _examples(cu_seq_lens: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """For each token of the row: its example's index and its offset in that example; how many examples, and the
+    longest one's length."""
     starts = cu_seq_lens[:-1].to(device=device, dtype=torch.long)
     lengths = cu_seq_lens.diff().to(device=device, dtype=torch.long)
     example = torch.repeat_interleave(torch.arange(lengths.numel(), device=device), lengths)
     offset = torch.arange(example.numel(), device=device) - starts[example]
-    return example, offset, int(lengths.max())
+    return example, offset, lengths.numel(), int(lengths.max())
 
 
 def sdpa_packed_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -42,10 +43,10 @@ def sdpa_packed_attention(module: torch.nn.Module, query: torch.Tensor, key: tor
     if not packed_row or not getattr(module, "is_causal", True):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
-    example, offset, longest = _examples(cu_seq_lens, query.device)
+    example, offset, count, longest = _examples(cu_seq_lens, query.device)
 
     def stacked(states: torch.Tensor) -> torch.Tensor:  # [1, heads, row, dim] -> [examples, heads, longest, dim]
-        out = states.new_zeros(int(example[-1]) + 1, states.shape[1], longest, states.shape[3])
+        out = states.new_zeros(count, states.shape[1], longest, states.shape[3])
         out[example, :, offset] = states[0].transpose(0, 1)
         return out
 
